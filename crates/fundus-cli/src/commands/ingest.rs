@@ -1,0 +1,233 @@
+//! `fundus ingest`: documents from JSONL into a collection.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+
+use fundus_core::corpus::{count_lines, JsonlDocuments};
+use fundus_core::{Chunk, Document, Metric};
+use fundus_models::registry::DEFAULT_MODEL;
+use fundus_models::{BiEncoder, Chunker, InputKind};
+use fundus_store::{ChunkingInfo, Collection, CollectionConfig, Point};
+
+use crate::context::{Context, LoadedModel};
+use crate::progress;
+
+/// Documents embedded and committed per round: a crash loses at most one
+/// round, and the progress bar moves smoothly.
+const DOCS_PER_COMMIT: usize = 512;
+
+#[derive(Args)]
+#[command(after_help = "Input: one JSON object per line, either BEIR's corpus.jsonl \
+({\"_id\", \"title\", \"text\"}) or {\"id\", \"text\", \"title\"?, \"metadata\"?}. \
+\nDocuments longer than the model's window are split into overlapping token windows; \
+a search returns each document once, scored by its best chunk.\n\n\
+Example:\n  fundus ingest --collection products --input examples/products/corpus.jsonl")]
+pub struct IngestArgs {
+    /// Collection to create or append to.
+    #[arg(long, short)]
+    pub collection: String,
+    /// JSONL file with one document per line.
+    #[arg(long, short)]
+    pub input: PathBuf,
+    /// Model name (pulled on first use) or path to a sentence-transformers folder
+    /// [default: all-minilm-l6-v2; when appending: the collection's model].
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// Tokens per chunk (default: the model's window minus special tokens).
+    #[arg(long)]
+    pub chunk_size: Option<usize>,
+    /// Tokens shared by consecutive chunks.
+    #[arg(long, default_value_t = 32)]
+    pub chunk_overlap: usize,
+    /// Do not chunk: embed the first max_seq_length tokens of each document only.
+    #[arg(long, conflicts_with_all = ["chunk_size"])]
+    pub no_chunking: bool,
+    /// Similarity used for search (cosine, dot, euclidean).
+    #[arg(long, default_value = "cosine")]
+    pub metric: Metric,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Skip malformed lines (and duplicate ids) instead of stopping; report how many.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
+    let total = count_lines(&args.input)?;
+    if !ctx.data.exists(&args.collection) {
+        return create_and_ingest(ctx, &args, total);
+    }
+    let mut collection = ctx.data.open_for_write(&args.collection)?;
+    let built_with = collection.config().model.clone();
+    let mut model = ctx.load_model(args.model.as_deref().unwrap_or(&built_with.source))?;
+    if model.info.sha256 != built_with.sha256 {
+        bail!(
+            "collection {:?} was built with model {} (sha256 {}); {} is a different model",
+            args.collection,
+            built_with.name,
+            built_with.sha256,
+            model.info.name
+        );
+    }
+    let chunking = collection.config().chunking;
+    ingest_into(ctx, &args, &mut model, chunking, &mut collection, total)
+}
+
+fn create_and_ingest(ctx: &Context, args: &IngestArgs, total: usize) -> Result<()> {
+    let mut model = ctx.load_model(args.model.as_deref().unwrap_or(DEFAULT_MODEL))?;
+    let chunking = if args.no_chunking {
+        None
+    } else {
+        let window = chunk_window(&model);
+        let size = args.chunk_size.unwrap_or(window);
+        if size > window {
+            bail!("--chunk-size {size} exceeds the model's window of {window} tokens");
+        }
+        Chunker::new(size, args.chunk_overlap).map_err(anyhow::Error::msg)?;
+        Some(ChunkingInfo {
+            size,
+            overlap: args.chunk_overlap,
+        })
+    };
+    let mut config = CollectionConfig::new(&args.collection, model.info.clone(), args.metric);
+    config.chunking = chunking;
+    ctx.say(&format!("creating collection {:?}", args.collection));
+    let mut collection = ctx.data.create(config)?;
+    ingest_into(ctx, args, &mut model, chunking, &mut collection, total)
+}
+
+/// Tokens left for text in one window: the model's window minus the
+/// special tokens and the passage prefix.
+fn chunk_window(model: &LoadedModel) -> usize {
+    let enc = &model.encoder;
+    let prefix = enc
+        .prefix(InputKind::Passage)
+        .and_then(|p| enc.tokenizer().token_offsets(p).ok())
+        .map_or(0, |t| t.len());
+    enc.max_seq_length()
+        .saturating_sub(enc.tokenizer().special_tokens() + prefix)
+        .max(1)
+}
+
+fn ingest_into(
+    ctx: &Context,
+    args: &IngestArgs,
+    model: &mut LoadedModel,
+    chunking: Option<ChunkingInfo>,
+    collection: &mut Collection,
+    total: usize,
+) -> Result<()> {
+    model.encoder.set_batch_size(args.batch_size);
+    let encoder = &model.encoder;
+    let chunker = chunking.map(|c| Chunker { size: c.size, overlap: c.overlap });
+    let reader = JsonlDocuments::open(&args.input)?;
+    let pb = progress::bar(total as u64, "ingest", ctx.quiet);
+    let mut skipped = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut pending: Vec<Document> = Vec::with_capacity(DOCS_PER_COMMIT);
+    let (mut docs, mut chunks) = (0usize, 0usize);
+
+    for item in reader {
+        let doc = match item {
+            Ok(doc) => doc,
+            Err(e) if e.is_malformed() && args.skip_invalid => {
+                pb.inc(1);
+                skipped.push(e.to_string());
+                continue;
+            }
+            Err(e) => {
+                pb.abandon();
+                return Err(e).context(skip_hint(args));
+            }
+        };
+        if collection.contains_document(&doc.id) || !seen.insert(doc.id.clone()) {
+            let msg = format!("{}: duplicate document id {:?}", args.input.display(), doc.id);
+            if args.skip_invalid {
+                pb.inc(1);
+                skipped.push(msg);
+                continue;
+            }
+            pb.abandon();
+            bail!("{msg} ({})", skip_hint(args));
+        }
+        pending.push(doc);
+        if pending.len() == DOCS_PER_COMMIT {
+            chunks += commit(&pending, encoder, chunker.as_ref(), collection)?;
+            docs += pending.len();
+            pb.inc(pending.len() as u64);
+            pending.clear();
+        }
+    }
+    chunks += commit(&pending, encoder, chunker.as_ref(), collection)?;
+    docs += pending.len();
+    pb.finish_and_clear();
+
+    println!(
+        "ingested {docs} documents as {chunks} chunks into {:?} ({} documents, {} chunks in total; model {})",
+        args.collection,
+        collection.documents(),
+        collection.len(),
+        collection.config().model.name
+    );
+    if !skipped.is_empty() {
+        println!("skipped {} invalid lines:", skipped.len());
+        for s in skipped.iter().take(10) {
+            println!("  {s}");
+        }
+        if skipped.len() > 10 {
+            println!("  ... and {} more", skipped.len() - 10);
+        }
+    }
+    Ok(())
+}
+
+/// Chunks, embeds and appends one round of documents; returns the number
+/// of chunks committed.
+fn commit(
+    docs: &[Document],
+    encoder: &BiEncoder,
+    chunker: Option<&Chunker>,
+    collection: &mut Collection,
+) -> Result<usize> {
+    if docs.is_empty() {
+        return Ok(0);
+    }
+    let mut points = Vec::new();
+    for doc in docs {
+        let text = doc.embedding_text();
+        let pieces = match chunker {
+            Some(c) => c.split(encoder.tokenizer(), &doc.id, &text)?,
+            None => vec![Chunk {
+                doc_id: doc.id.clone(),
+                index: 0,
+                char_start: 0,
+                char_end: text.chars().count() as u32,
+                text: text.clone(),
+            }],
+        };
+        points.extend(pieces.into_iter().map(|c| Point {
+            doc_id: c.doc_id,
+            chunk: c.index,
+            char_start: c.char_start,
+            char_end: c.char_end,
+            title: doc.title.clone(),
+            text: c.text,
+            metadata: doc.metadata.clone(),
+        }));
+    }
+    let texts: Vec<&str> = points.iter().map(|p| p.text.as_str()).collect();
+    let vectors = encoder.embed(&texts, InputKind::Passage)?;
+    collection.append(&points, &vectors)?;
+    Ok(points.len())
+}
+
+fn skip_hint(args: &IngestArgs) -> &'static str {
+    if args.skip_invalid {
+        "reading stopped"
+    } else {
+        "nothing after this line was ingested; fix the line or pass --skip-invalid"
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod analyze;
+pub mod collection;
+pub mod eval;
+pub mod ingest;
+pub mod models;
+pub mod search;

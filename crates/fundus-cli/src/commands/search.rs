@@ -1,0 +1,120 @@
+//! `fundus search`: one query against a collection.
+
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use fundus_models::InputKind;
+
+use crate::context::Context;
+
+#[derive(Args)]
+#[command(after_help = "Example:\n  fundus search --collection products \"Ultratiefkühlschrank -86 °C\"\n\n\
+The query is embedded with the collection's own model. Queries longer than the \
+model's window are truncated to it (a warning says so).")]
+pub struct SearchArgs {
+    /// Collection to search.
+    #[arg(long, short)]
+    pub collection: String,
+    /// The query text.
+    pub query: String,
+    /// Number of documents to return.
+    #[arg(long, short, default_value_t = 10)]
+    pub k: usize,
+    /// Print hits as JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Characters of each hit's text to show.
+    #[arg(long, default_value_t = 160)]
+    pub snippet: usize,
+}
+
+pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
+    if args.query.trim().is_empty() {
+        bail!("the query is empty");
+    }
+    let collection = ctx.data.open(&args.collection)?;
+    let built_with = collection.config().model.clone();
+    let model = ctx.load_model(&built_with.source)?;
+    if model.info.sha256 != built_with.sha256 {
+        bail!(
+            "collection {:?} was built with model {} (sha256 {}), but {} now holds different weights (sha256 {})",
+            args.collection,
+            built_with.name,
+            built_with.sha256,
+            built_with.source,
+            model.info.sha256
+        );
+    }
+    let encoder = &model.encoder;
+    let tokens = encoder.tokenizer().count_tokens(&args.query)?;
+    if tokens > encoder.max_seq_length() {
+        eprintln!(
+            "warning: the query has {tokens} tokens; only the first {} are used",
+            encoder.max_seq_length()
+        );
+    }
+
+    let t0 = Instant::now();
+    let qv = encoder.embed(&[args.query.as_str()], InputKind::Query)?;
+    let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let t1 = Instant::now();
+    let hits = collection.search(&qv[0], args.k)?;
+    let search_ms = t1.elapsed().as_secs_f64() * 1e3;
+
+    if args.json {
+        for (rank, h) in hits.iter().enumerate() {
+            let mut v = serde_json::to_value(h)?;
+            v["rank"] = (rank + 1).into();
+            println!("{v}");
+        }
+        eprintln!("{{\"embedding_ms\": {embed_ms:.2}, \"search_ms\": {search_ms:.2}}}");
+        return Ok(());
+    }
+    println!("{:>4}  {:>6}  {:<16} title / snippet", "rank", "score", "id");
+    for (rank, h) in hits.iter().enumerate() {
+        println!(
+            "{:>4}  {:>6.4}  {:<16} {}",
+            rank + 1,
+            h.score,
+            h.id,
+            h.title.as_deref().unwrap_or("")
+        );
+        if let Some(text) = &h.text {
+            println!("{:>30}{}", "", snippet(text, args.snippet));
+        }
+    }
+    println!(
+        "\n{} hits from {} chunks of {} documents | embedding {embed_ms:.1} ms | search {search_ms:.1} ms",
+        hits.len(),
+        collection.len(),
+        collection.documents()
+    );
+    Ok(())
+}
+
+/// The first `max` characters on one line, cut at a word where possible.
+fn snippet(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > max / 2 => &cut[..i],
+        _ => &cut[..],
+    };
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snippet;
+
+    #[test]
+    fn snippets_are_one_line_and_cut_at_words() {
+        assert_eq!(snippet("a\n b", 10), "a b");
+        assert_eq!(snippet("Kühlschrank mit Glastür und Alarm", 20), "Kühlschrank mit…");
+    }
+}

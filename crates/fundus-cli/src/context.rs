@@ -1,0 +1,72 @@
+//! What every command needs: where data and models live, and how to load
+//! an embedding model by name or path.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use fundus_models::registry::{self, ModelCache};
+use fundus_models::BiEncoder;
+use fundus_store::{DataDir, ModelInfo};
+
+pub struct Context {
+    pub data: DataDir,
+    pub models: ModelCache,
+    pub quiet: bool,
+}
+
+impl Context {
+    pub fn new(data_dir: Option<PathBuf>, model_home: Option<PathBuf>, quiet: bool) -> Self {
+        Context {
+            data: DataDir::new(data_dir.unwrap_or_else(DataDir::default_root)),
+            models: ModelCache::new(model_home.unwrap_or_else(registry::default_home)),
+            quiet,
+        }
+    }
+
+    /// Prints a status line on stderr unless `--quiet`.
+    pub fn say(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// Loads a model by known name (pulled on first use) or folder path.
+    pub fn load_model(&self, name_or_path: &str) -> Result<LoadedModel> {
+        let dir = self
+            .models
+            .resolve(name_or_path, &|m| self.say(m))
+            .with_context(|| format!("cannot provide model {name_or_path:?}"))?;
+        let encoder = BiEncoder::load(&dir)
+            .with_context(|| format!("cannot load model from {}", dir.display()))?;
+        let sha256 = registry::sha256_file(&encoder.folder().weights_path)?;
+        let name = registry::known(name_or_path)
+            .map(|m| m.name.to_string())
+            .unwrap_or_else(|| {
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| name_or_path.to_string())
+            });
+        let source = if registry::known(name_or_path).is_some() {
+            name.clone()
+        } else {
+            std::fs::canonicalize(&dir)
+                .unwrap_or(dir)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let info = ModelInfo {
+            name,
+            source,
+            sha256,
+            dim: encoder.dim(),
+            max_seq_length: encoder.max_seq_length(),
+        };
+        Ok(LoadedModel { encoder, info })
+    }
+}
+
+pub struct LoadedModel {
+    pub encoder: BiEncoder,
+    pub info: ModelInfo,
+}

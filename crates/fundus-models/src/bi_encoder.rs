@@ -1,0 +1,183 @@
+//! The bi-encoder: texts in, one normalized vector per text out.
+
+use std::path::Path;
+
+use candle_core::Device;
+use rayon::prelude::*;
+
+use fundus_core::distance;
+
+use crate::bert::Bert;
+use crate::error::ModelError;
+use crate::folder::{ModelFolder, Prompts};
+use crate::tokenize::TextTokenizer;
+
+/// Whether a text is a query or a passage; models such as E5 prepend a
+/// different prefix to each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Query,
+    Passage,
+}
+
+/// Default number of texts per forward pass, as in sentence-transformers.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
+/// A sentence embedding model (sentence-transformers' `SentenceTransformer`).
+pub struct BiEncoder {
+    folder: ModelFolder,
+    bert: Bert,
+    tokenizer: TextTokenizer,
+    prompts: Prompts,
+    batch_size: usize,
+}
+
+impl BiEncoder {
+    /// Loads a sentence-transformers or Hugging Face model folder.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self, ModelError> {
+        Self::from_folder(ModelFolder::open(dir)?)
+    }
+
+    pub fn from_folder(folder: ModelFolder) -> Result<Self, ModelError> {
+        let bert = Bert::load(&folder, &Device::Cpu)?;
+        let tokenizer = TextTokenizer::from_file(
+            &folder.tokenizer_path,
+            folder.max_seq_length,
+            folder.do_lower_case,
+        )?;
+        Ok(BiEncoder {
+            prompts: folder.prompts.clone(),
+            folder,
+            bert,
+            tokenizer,
+            batch_size: DEFAULT_BATCH_SIZE,
+        })
+    }
+
+    /// Overrides the prefixes from the model's config (`query: ` / `passage: `).
+    pub fn with_prompts(mut self, prompts: Prompts) -> Self {
+        self.prompts = prompts;
+        self
+    }
+
+    pub fn set_batch_size(&mut self, batch_size: usize) {
+        self.batch_size = batch_size.max(1);
+    }
+
+    pub fn folder(&self) -> &ModelFolder {
+        &self.folder
+    }
+
+    pub fn prompts(&self) -> &Prompts {
+        &self.prompts
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    pub fn dim(&self) -> usize {
+        self.folder.dim()
+    }
+
+    pub fn max_seq_length(&self) -> usize {
+        self.folder.max_seq_length
+    }
+
+    /// The prefix put in front of texts of `kind`, if any.
+    pub fn prefix(&self, kind: InputKind) -> Option<&str> {
+        match kind {
+            InputKind::Query => self.prompts.query.as_deref(),
+            InputKind::Passage => self.prompts.passage.as_deref(),
+        }
+    }
+
+    /// Embeds texts; see [`BiEncoder::embed_with_progress`].
+    pub fn embed(&self, texts: &[&str], kind: InputKind) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.embed_with_progress(texts, kind, &|_| {})
+    }
+
+    /// Embeds texts in the order given. Texts longer than the window are
+    /// truncated at `max_seq_length` tokens, like sentence-transformers
+    /// does; chunk them first ([`crate::Chunker`]) to keep all of them. An
+    /// empty text is embedded as `[CLS] [SEP]`, as sentence-transformers
+    /// does; callers that want to refuse it check before.
+    ///
+    /// Texts are sorted by token count and cut into batches of similar
+    /// length, so almost no compute goes into padding; batches run in
+    /// parallel on all cores. `progress` is called with the number of texts
+    /// finished by each batch.
+    pub fn embed_with_progress(
+        &self,
+        texts: &[&str],
+        kind: InputKind,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prefixed: Vec<String>;
+        let inputs: Vec<&str> = match self.prefix(kind) {
+            Some(p) => {
+                prefixed = texts.iter().map(|t| format!("{p}{t}")).collect();
+                prefixed.iter().map(String::as_str).collect()
+            }
+            None => texts.to_vec(),
+        };
+        let encoded = self.tokenizer.encode_batch(&inputs)?;
+
+        let mut order: Vec<usize> = (0..encoded.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].len()));
+        let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
+
+        let results: Vec<Vec<(usize, Vec<f32>)>> = batches
+            .par_iter()
+            .map(|batch| {
+                let out = self.run_batch(batch, &encoded)?;
+                progress(batch.len());
+                Ok(out)
+            })
+            .collect::<Result<_, ModelError>>()?;
+
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for (i, v) in results.into_iter().flatten() {
+            vectors[i] = v;
+        }
+        Ok(vectors)
+    }
+
+    fn run_batch(
+        &self,
+        batch: &[usize],
+        encoded: &[Vec<u32>],
+    ) -> Result<Vec<(usize, Vec<f32>)>, ModelError> {
+        let seq = batch.iter().map(|&i| encoded[i].len()).max().unwrap_or(0).max(1);
+        let pad = self.folder.transformer.pad_token_id.unwrap_or(0);
+        let mut ids = Vec::with_capacity(batch.len() * seq);
+        let mut lens = Vec::with_capacity(batch.len());
+        for &i in batch {
+            let e = &encoded[i];
+            ids.extend_from_slice(e);
+            ids.extend(std::iter::repeat_n(pad, seq - e.len()));
+            lens.push(e.len());
+        }
+        let hidden = self.bert.hidden_size();
+        let states = self.bert.forward(&ids, &lens, seq)?;
+        Ok(batch
+            .iter()
+            .zip(&lens)
+            .enumerate()
+            .map(|(row, (&i, &len))| {
+                let start = row * seq * hidden;
+                let mut v = Vec::with_capacity(self.dim());
+                self.folder
+                    .pooling
+                    .pool(&states[start..start + len * hidden], hidden, &mut v);
+                if self.folder.normalize {
+                    distance::normalize(&mut v);
+                }
+                (i, v)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,29 @@
+//! Transformer encoders for Fundus.
+//!
+//! A model is a folder in the sentence-transformers layout (`config.json`,
+//! `modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`,
+//! `tokenizer.json`, `model.safetensors`); everything an encoder does is read
+//! from those files, so any BERT-family checkpoint a user has works the same
+//! way as the models Fundus provisions itself ([`registry`]).
+//!
+//! * [`folder`] reads and checks the model folder,
+//! * [`tokenize`] wraps the HF tokenizer with the folder's truncation rules,
+//! * [`bert`] is the transformer forward pass on candle,
+//! * [`pooling`] turns token states into one vector,
+//! * [`bi_encoder`] strings them together with length-sorted batching,
+//! * [`chunker`] splits long documents into token windows.
+
+pub mod bert;
+pub mod bi_encoder;
+pub mod chunker;
+pub mod error;
+pub mod folder;
+pub mod pooling;
+pub mod registry;
+pub mod tokenize;
+
+pub use bi_encoder::{BiEncoder, InputKind};
+pub use chunker::Chunker;
+pub use error::ModelError;
+pub use folder::ModelFolder;
+pub use pooling::Pooling;

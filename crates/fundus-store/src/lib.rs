@@ -1,0 +1,36 @@
+//! Collections on disk.
+//!
+//! A *data directory* holds collections; a [`Collection`] holds points (one
+//! chunk of one document each, with its payload) and their vectors, and
+//! remembers the model that produced them so a query embedded with another
+//! model can be refused.
+//!
+//! The format is deliberately simple — an append-only vector file, an
+//! append-only JSONL payload file and an atomically replaced manifest that
+//! says how many points are committed. Anything past the manifest's count
+//! is an interrupted append and is cut on the next open.
+//!
+//! ```
+//! use fundus_core::Metric;
+//! use fundus_store::{CollectionConfig, DataDir, ModelInfo, Point};
+//!
+//! let tmp = tempfile::tempdir().unwrap();
+//! let data = DataDir::new(tmp.path());
+//! let model = ModelInfo { name: "toy".into(), source: "toy".into(), sha256: "0".into(), dim: 2, max_seq_length: 8 };
+//! let mut c = data.create(CollectionConfig::new("docs", model, Metric::Cosine)).unwrap();
+//! c.append(&[Point::whole("a", "first")], &[vec![1.0, 0.0]]).unwrap();
+//! let hits = c.search(&[1.0, 0.1], 1).unwrap();
+//! assert_eq!(hits[0].id, "a");
+//! ```
+
+pub mod collection;
+pub mod data_dir;
+pub mod error;
+pub mod manifest;
+pub mod point;
+
+pub use collection::Collection;
+pub use data_dir::DataDir;
+pub use error::StoreError;
+pub use manifest::{ChunkingInfo, CollectionConfig, ModelInfo};
+pub use point::Point;

@@ -1,0 +1,113 @@
+//! The collection's config and its commit record.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use fundus_core::Metric;
+
+use crate::error::StoreError;
+
+/// The model that produced a collection's vectors. A query must be embedded
+/// by the same model (same weights), or its scores mean nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    /// What the user passed to load it (a known name or a folder path), so
+    /// a later append can load the same model again.
+    pub source: String,
+    /// sha256 of the weight file.
+    pub sha256: String,
+    pub dim: usize,
+    pub max_seq_length: usize,
+}
+
+/// How documents were split into chunks when they were ingested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkingInfo {
+    pub size: usize,
+    pub overlap: usize,
+}
+
+/// What a collection is, fixed at creation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionConfig {
+    pub name: String,
+    pub dim: usize,
+    pub metric: Metric,
+    pub model: ModelInfo,
+    #[serde(default)]
+    pub chunking: Option<ChunkingInfo>,
+}
+
+impl CollectionConfig {
+    pub fn new(name: &str, model: ModelInfo, metric: Metric) -> Self {
+        CollectionConfig {
+            name: name.into(),
+            dim: model.dim,
+            metric,
+            model,
+            chunking: None,
+        }
+    }
+}
+
+/// The file that commits appends: only points below `count` exist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub config: CollectionConfig,
+    /// Committed points (chunks).
+    pub count: usize,
+    /// Committed distinct documents.
+    pub documents: usize,
+}
+
+pub(crate) const MANIFEST_FILE: &str = "collection.json";
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+impl Manifest {
+    pub(crate) fn read(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
+        let m: Manifest = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if m.format_version != FORMAT_VERSION {
+            return Err(StoreError::Corrupt {
+                path,
+                reason: format!(
+                    "format version {} (this build reads {FORMAT_VERSION})",
+                    m.format_version
+                ),
+            });
+        }
+        Ok(m)
+    }
+
+    /// Replaces the manifest atomically: write a temporary file, fsync it,
+    /// rename it over the old one, fsync the directory.
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), StoreError> {
+        let tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));
+        let path = dir.join(MANIFEST_FILE);
+        let body = serde_json::to_vec_pretty(self).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut f = fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        f.write_all(&body)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| StoreError::io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
+        sync_dir(dir)
+    }
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
+}
