@@ -1,21 +1,29 @@
-//! The BERT encoder forward pass on candle.
+//! The BERT encoder forward pass.
 //!
-//! Written here rather than taken from candle-transformers so that the hot
-//! path is ours to shape: Q, K and V are one fused projection, the
-//! attention scale is folded into the query weights at load time, weights
-//! are stored pre-transposed for the matmul kernel, and every activation is
-//! kept as a 2-D `[tokens, hidden]` matrix so each projection is a single
-//! large GEMM.
+//! Weights are read with candle's safetensors loader and then kept as plain
+//! `f32` buffers; the forward pass runs on the kernels in [`crate::ops`].
+//! Three choices make it fast on a CPU:
+//!
+//! * **No padding.** The tokens of all sequences of a batch are stacked
+//!   into one `[tokens, hidden]` matrix, so every projection is a single
+//!   GEMM over real tokens only; attention runs per sequence on its own
+//!   length, reading Q, K and V in place from the fused QKV output.
+//! * **Fusion.** Q, K and V are one projection with the attention scale
+//!   folded into the query weights; biases are fused into the GEMMs and
+//!   residual adds into the layer norms.
+//! * **Parallel batches.** A batch runs its GEMMs single-threaded when the
+//!   caller runs several batches at once (one per core), multithreaded when
+//!   it is alone (a single query).
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::error::ModelError;
 use crate::folder::{ModelFolder, TransformerConfig};
-
-/// Added to the attention scores of padding positions. Large enough that
-/// `exp` underflows to exactly zero, small enough not to overflow.
-const MASKED: f32 = -1e9;
+use crate::ops::activation;
+use crate::ops::layer_norm::LayerNorm;
+use crate::ops::matmul::{matmul, Linear, View};
+use crate::ops::softmax::softmax_rows;
 
 #[derive(Debug, Clone, Copy)]
 enum Activation {
@@ -24,94 +32,74 @@ enum Activation {
     Relu,
 }
 
-struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f32,
-}
-
-impl LayerNorm {
-    fn load(vb: &VarBuilder, hidden: usize, eps: f64) -> candle_core::Result<Self> {
-        // Old TF-converted checkpoints (SPLADE's) name them gamma/beta.
-        let (w, b) = if vb.contains_tensor("weight") {
-            ("weight", "bias")
-        } else {
-            ("gamma", "beta")
-        };
-        Ok(LayerNorm {
-            weight: vb.get(hidden, w)?,
-            bias: vb.get(hidden, b)?,
-            eps: eps as f32,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
-    }
-}
-
-/// A linear layer with its weight stored as `[in, out]`, contiguous.
-struct Dense {
-    weight_t: Tensor,
-    bias: Tensor,
-}
-
-impl Dense {
-    fn from_parts(weight: Tensor, bias: Tensor) -> candle_core::Result<Self> {
-        Ok(Dense {
-            weight_t: weight.t()?.contiguous()?,
-            bias,
-        })
-    }
-
-    fn load(vb: &VarBuilder, inp: usize, out: usize) -> candle_core::Result<Self> {
-        Self::from_parts(vb.get((out, inp), "weight")?, vb.get(out, "bias")?)
-    }
-
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
-    }
-}
-
 struct Layer {
-    qkv: Dense,
-    attn_out: Dense,
+    qkv: Linear,
+    attn_out: Linear,
     attn_norm: LayerNorm,
-    intermediate: Dense,
-    output: Dense,
+    intermediate: Linear,
+    output: Linear,
     output_norm: LayerNorm,
 }
 
 /// A BERT encoder (no pooler): token ids in, one hidden state per token out.
 pub struct Bert {
-    word_embeddings: Tensor,
-    position_embeddings: Tensor,
-    token_type_embeddings: Tensor,
+    word_embeddings: Vec<f32>,
+    position_embeddings: Vec<f32>,
+    /// Row 0 of the token-type table: every input is a single segment.
+    token_type_embedding: Vec<f32>,
     embedding_norm: LayerNorm,
     layers: Vec<Layer>,
     heads: usize,
     head_dim: usize,
     hidden: usize,
+    vocab: usize,
     max_positions: usize,
     activation: Activation,
-    device: Device,
+}
+
+fn to_vec(t: Tensor) -> candle_core::Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
+}
+
+fn layer_norm(vb: &VarBuilder, hidden: usize, eps: f64) -> candle_core::Result<LayerNorm> {
+    // Old TF-converted checkpoints (SPLADE's) name them gamma/beta.
+    let (w, b) = if vb.contains_tensor("weight") {
+        ("weight", "bias")
+    } else {
+        ("gamma", "beta")
+    };
+    Ok(LayerNorm {
+        weight: to_vec(vb.get(hidden, w)?)?,
+        bias: to_vec(vb.get(hidden, b)?)?,
+        eps: eps as f32,
+    })
+}
+
+fn linear(vb: &VarBuilder, inp: usize, out: usize) -> candle_core::Result<Linear> {
+    Ok(Linear::from_torch(
+        &to_vec(vb.get((out, inp), "weight")?)?,
+        to_vec(vb.get(out, "bias")?)?,
+        inp,
+        out,
+    ))
 }
 
 impl Bert {
     /// Loads the weights named in `folder`, with or without the `bert.`
     /// prefix that `BertForX` checkpoints add.
-    pub fn load(folder: &ModelFolder, device: &Device) -> Result<Self, ModelError> {
+    pub fn load(folder: &ModelFolder) -> Result<Self, ModelError> {
         let path = &folder.weights_path;
         let werr = |source| ModelError::Weights {
             path: path.clone(),
             source,
         };
+        let device = Device::Cpu;
         let vb = if path.extension().is_some_and(|e| e == "safetensors") {
-            // SAFETY: the file is mapped read-only; Fundus never writes into
-            // model folders while a model is loaded.
-            unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device) }
+            // SAFETY: the file is mapped read-only and copied out below;
+            // Fundus never writes into model folders.
+            unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &device) }
         } else {
-            VarBuilder::from_pth(path, DType::F32, device)
+            VarBuilder::from_pth(path, DType::F32, &device)
         }
         .map_err(werr)?;
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
@@ -132,23 +120,24 @@ impl Bert {
         }
         let head_dim = h / c.num_attention_heads;
         let emb = vb.pp("embeddings");
-        let word_embeddings = emb.pp("word_embeddings").get((c.vocab_size, h), "weight")?;
-        let position_embeddings = emb
-            .pp("position_embeddings")
-            .get((c.max_position_embeddings, h), "weight")?;
-        let token_type_embeddings = emb
-            .pp("token_type_embeddings")
-            .get((c.type_vocab_size, h), "weight")?;
-        let embedding_norm = LayerNorm::load(&emb.pp("LayerNorm"), h, c.layer_norm_eps)?;
+        let word_embeddings = to_vec(emb.pp("word_embeddings").get((c.vocab_size, h), "weight")?)?;
+        let position_embeddings = to_vec(
+            emb.pp("position_embeddings")
+                .get((c.max_position_embeddings, h), "weight")?,
+        )?;
+        let token_type_embedding = to_vec(
+            emb.pp("token_type_embeddings")
+                .get((c.type_vocab_size, h), "weight")?
+                .get(0)?,
+        )?;
+        let embedding_norm = layer_norm(&emb.pp("LayerNorm"), h, c.layer_norm_eps)?;
 
         let scale = 1.0 / (head_dim as f64).sqrt();
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let l = vb.pp(format!("encoder.layer.{i}"));
             let att = l.pp("attention.self");
-            let q = att.pp("query");
-            let k = att.pp("key");
-            let v = att.pp("value");
+            let (q, k, v) = (att.pp("query"), att.pp("key"), att.pp("value"));
             let qkv_w = Tensor::cat(
                 &[
                     (q.get((h, h), "weight")? * scale)?,
@@ -163,12 +152,12 @@ impl Bert {
             )?;
             let out = l.pp("attention.output");
             layers.push(Layer {
-                qkv: Dense::from_parts(qkv_w, qkv_b)?,
-                attn_out: Dense::load(&out.pp("dense"), h, h)?,
-                attn_norm: LayerNorm::load(&out.pp("LayerNorm"), h, c.layer_norm_eps)?,
-                intermediate: Dense::load(&l.pp("intermediate.dense"), h, c.intermediate_size)?,
-                output: Dense::load(&l.pp("output.dense"), c.intermediate_size, h)?,
-                output_norm: LayerNorm::load(&l.pp("output.LayerNorm"), h, c.layer_norm_eps)?,
+                qkv: Linear::from_torch(&to_vec(qkv_w)?, to_vec(qkv_b)?, h, 3 * h),
+                attn_out: linear(&out.pp("dense"), h, h)?,
+                attn_norm: layer_norm(&out.pp("LayerNorm"), h, c.layer_norm_eps)?,
+                intermediate: linear(&l.pp("intermediate.dense"), h, c.intermediate_size)?,
+                output: linear(&l.pp("output.dense"), c.intermediate_size, h)?,
+                output_norm: layer_norm(&l.pp("output.LayerNorm"), h, c.layer_norm_eps)?,
             });
         }
         let activation = match c.hidden_act.as_str() {
@@ -180,15 +169,15 @@ impl Bert {
         Ok(Bert {
             word_embeddings,
             position_embeddings,
-            token_type_embeddings,
+            token_type_embedding,
             embedding_norm,
             layers,
             heads: c.num_attention_heads,
             head_dim,
             hidden: h,
+            vocab: c.vocab_size,
             max_positions: c.max_position_embeddings,
             activation,
-            device: vb.device().clone(),
         })
     }
 
@@ -200,86 +189,117 @@ impl Bert {
         self.max_positions
     }
 
-    /// Runs a padded batch. `ids` is `batch × seq` row-major, `lens[i]` the
-    /// number of real tokens of row `i` (the rest is padding). Returns the
-    /// hidden states as `batch × seq × hidden`, row-major.
-    pub fn forward(&self, ids: &[u32], lens: &[usize], seq: usize) -> candle_core::Result<Vec<f32>> {
-        let batch = lens.len();
-        if seq > self.max_positions {
-            candle_core::bail!(
-                "sequence of {seq} tokens exceeds the model's {} positions",
-                self.max_positions
-            );
+    /// Runs a batch of token sequences (no padding). Returns the hidden
+    /// states of all tokens stacked: sequence `i` occupies rows
+    /// `sum(len[..i]) .. sum(len[..=i])` of a `[tokens, hidden]` matrix.
+    /// With `parallel` the matrix products use all cores; leave it off when
+    /// the caller already runs one batch per core.
+    pub fn forward(&self, seqs: &[&[u32]], parallel: bool) -> Result<Vec<f32>, ModelError> {
+        let h = self.hidden;
+        let tokens: usize = seqs.iter().map(|s| s.len()).sum();
+        let mut x = Vec::with_capacity(tokens * h);
+        for s in seqs {
+            if s.len() > self.max_positions {
+                return Err(ModelError::Tokenize(format!(
+                    "sequence of {} tokens exceeds the model's {} positions",
+                    s.len(),
+                    self.max_positions
+                )));
+            }
+            for (pos, &id) in s.iter().enumerate() {
+                let id = id as usize;
+                if id >= self.vocab {
+                    return Err(ModelError::Tokenize(format!(
+                        "token id {id} is outside the model's vocabulary of {}: tokenizer and weights do not match",
+                        self.vocab
+                    )));
+                }
+                let w = &self.word_embeddings[id * h..(id + 1) * h];
+                let p = &self.position_embeddings[pos * h..(pos + 1) * h];
+                x.extend(
+                    w.iter()
+                        .zip(p)
+                        .zip(&self.token_type_embedding)
+                        .map(|((a, b), c)| a + b + c),
+                );
+            }
         }
-        let (h, dev) = (self.hidden, &self.device);
-        let tokens = batch * seq;
-        let ids_t = Tensor::from_slice(ids, tokens, dev)?;
-        let words = self.word_embeddings.index_select(&ids_t, 0)?.reshape((batch, seq, h))?;
-        let positions = self.position_embeddings.narrow(0, 0, seq)?;
-        let token_type = self.token_type_embeddings.narrow(0, 0, 1)?;
-        let x = words
-            .broadcast_add(&positions)?
-            .broadcast_add(&token_type)?
-            .reshape((tokens, h))?;
-        let mut x = self.embedding_norm.forward(&x)?;
+        self.embedding_norm.forward_residual(&mut x, &[]);
 
-        // Additive attention bias: 0 on real tokens, MASKED on padding.
-        let needs_mask = lens.iter().any(|&l| l < seq);
-        let mask = if needs_mask {
-            let bias: Vec<f32> = lens
-                .iter()
-                .flat_map(|&l| (0..seq).map(move |j| if j < l { 0.0 } else { MASKED }))
-                .collect();
-            Some(Tensor::from_vec(bias, (batch, 1, 1, seq), dev)?)
-        } else {
-            None
-        };
-
+        let mut scratch = Scratch::default();
         for layer in &self.layers {
-            x = self.layer_forward(layer, &x, mask.as_ref(), batch, seq)?;
+            self.layer_forward(layer, &mut x, seqs, tokens, parallel, &mut scratch);
         }
-        x.flatten_all()?.to_vec1::<f32>()
+        Ok(x)
     }
 
     fn layer_forward(
         &self,
         layer: &Layer,
-        x: &Tensor,
-        mask: Option<&Tensor>,
-        batch: usize,
-        seq: usize,
-    ) -> candle_core::Result<Tensor> {
-        let (heads, hd, h) = (self.heads, self.head_dim, self.hidden);
-        let qkv = layer
-            .qkv
-            .forward(x)?
-            .reshape((batch, seq, 3, heads, hd))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?;
-        let q = qkv.get(0)?;
-        let k = qkv.get(1)?;
-        let v = qkv.get(2)?;
-        // The 1/sqrt(head_dim) scale is already folded into q.
-        let scores = q.matmul(&k.t()?)?;
-        let scores = match mask {
-            Some(m) => scores.broadcast_add(m)?,
-            None => scores,
-        };
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let ctx = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((batch * seq, h))?;
-        let attn = layer.attn_out.forward(&ctx)?;
-        let x = layer.attn_norm.forward(&(attn + x)?)?;
-        let inter = layer.intermediate.forward(&x)?;
-        let inter = match self.activation {
-            Activation::GeluErf => inter.gelu_erf()?,
-            Activation::GeluTanh => inter.gelu()?,
-            Activation::Relu => inter.relu()?,
-        };
-        let out = layer.output.forward(&inter)?;
-        layer.output_norm.forward(&(out + x)?)
+        x: &mut Vec<f32>,
+        seqs: &[&[u32]],
+        tokens: usize,
+        parallel: bool,
+        s: &mut Scratch,
+    ) {
+        let (h, hd) = (self.hidden, self.head_dim);
+        layer.qkv.forward(x, tokens, &mut s.qkv, parallel);
+
+        // Attention per sequence and head, straight out of the QKV rows.
+        s.ctx.clear();
+        s.ctx.resize(tokens * h, 0.0);
+        let mut start = 0;
+        for seq in seqs {
+            let len = seq.len();
+            let rows = &s.qkv[start * 3 * h..(start + len) * 3 * h];
+            s.scores.clear();
+            s.scores.resize(len * len, 0.0);
+            for head in 0..self.heads {
+                let q = View {
+                    data: &rows[head * hd..],
+                    rows: len,
+                    cols: hd,
+                    row_stride: 3 * h,
+                };
+                let k = View {
+                    data: &rows[h + head * hd..],
+                    ..q
+                };
+                let v = View {
+                    data: &rows[2 * h + head * hd..],
+                    ..q
+                };
+                matmul(q, k, true, &mut s.scores, len, false, parallel);
+                softmax_rows(&mut s.scores, len);
+                let probs = View::new(&s.scores, len, len);
+                let out = &mut s.ctx[start * h + head * hd..];
+                matmul(probs, v, false, out, h, false, parallel);
+            }
+            start += len;
+        }
+
+        layer.attn_out.forward(&s.ctx, tokens, &mut s.proj, parallel);
+        layer.attn_norm.forward_residual(&mut s.proj, x);
+        std::mem::swap(x, &mut s.proj);
+
+        layer.intermediate.forward(x, tokens, &mut s.inter, parallel);
+        match self.activation {
+            Activation::GeluErf => activation::gelu_erf(&mut s.inter),
+            Activation::GeluTanh => activation::gelu_tanh(&mut s.inter),
+            Activation::Relu => activation::relu(&mut s.inter),
+        }
+        layer.output.forward(&s.inter, tokens, &mut s.proj, parallel);
+        layer.output_norm.forward_residual(&mut s.proj, x);
+        std::mem::swap(x, &mut s.proj);
     }
+}
+
+/// Buffers reused across the layers of one forward pass.
+#[derive(Default)]
+struct Scratch {
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    proj: Vec<f32>,
+    inter: Vec<f32>,
+    scores: Vec<f32>,
 }

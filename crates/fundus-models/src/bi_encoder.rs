@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use candle_core::Device;
 use rayon::prelude::*;
 
 use fundus_core::distance;
@@ -39,7 +38,7 @@ impl BiEncoder {
     }
 
     pub fn from_folder(folder: ModelFolder) -> Result<Self, ModelError> {
-        let bert = Bert::load(&folder, &Device::Cpu)?;
+        let bert = Bert::load(&folder)?;
         let tokenizer = TextTokenizer::from_file(
             &folder.tokenizer_path,
             folder.max_seq_length,
@@ -104,8 +103,8 @@ impl BiEncoder {
     /// does; callers that want to refuse it check before.
     ///
     /// Texts are sorted by token count and cut into batches of similar
-    /// length, so almost no compute goes into padding; batches run in
-    /// parallel on all cores. `progress` is called with the number of texts
+    /// length (the encoder never pads, but similar lengths balance the
+    /// work of parallel batches); batches run in parallel on all cores. `progress` is called with the number of texts
     /// finished by each batch.
     pub fn embed_with_progress(
         &self,
@@ -130,14 +129,20 @@ impl BiEncoder {
         order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].len()));
         let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
 
-        let results: Vec<Vec<(usize, Vec<f32>)>> = batches
-            .par_iter()
-            .map(|batch| {
-                let out = self.run_batch(batch, &encoded)?;
-                progress(batch.len());
-                Ok(out)
-            })
-            .collect::<Result<_, ModelError>>()?;
+        // Enough batches to keep every core busy: one batch per core, each
+        // single-threaded (no synchronization inside a forward pass).
+        // Otherwise (a handful of queries) one batch at a time on all cores.
+        let per_core = batches.len() >= rayon::current_num_threads();
+        let run = |batch: &&[usize]| {
+            let out = self.run_batch(batch, &encoded, !per_core)?;
+            progress(batch.len());
+            Ok(out)
+        };
+        let results: Vec<Vec<(usize, Vec<f32>)>> = if per_core {
+            batches.par_iter().map(run).collect::<Result<_, ModelError>>()?
+        } else {
+            batches.iter().map(run).collect::<Result<_, ModelError>>()?
+        };
 
         let mut vectors = vec![Vec::new(); texts.len()];
         for (i, v) in results.into_iter().flatten() {
@@ -150,29 +155,20 @@ impl BiEncoder {
         &self,
         batch: &[usize],
         encoded: &[Vec<u32>],
+        parallel: bool,
     ) -> Result<Vec<(usize, Vec<f32>)>, ModelError> {
-        let seq = batch.iter().map(|&i| encoded[i].len()).max().unwrap_or(0).max(1);
-        let pad = self.folder.transformer.pad_token_id.unwrap_or(0);
-        let mut ids = Vec::with_capacity(batch.len() * seq);
-        let mut lens = Vec::with_capacity(batch.len());
-        for &i in batch {
-            let e = &encoded[i];
-            ids.extend_from_slice(e);
-            ids.extend(std::iter::repeat_n(pad, seq - e.len()));
-            lens.push(e.len());
-        }
+        let seqs: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
         let hidden = self.bert.hidden_size();
-        let states = self.bert.forward(&ids, &lens, seq)?;
+        let states = self.bert.forward(&seqs, parallel)?;
+        let mut start = 0;
         Ok(batch
             .iter()
-            .zip(&lens)
-            .enumerate()
-            .map(|(row, (&i, &len))| {
-                let start = row * seq * hidden;
+            .zip(&seqs)
+            .map(|(&i, seq)| {
+                let rows = &states[start * hidden..(start + seq.len()) * hidden];
+                start += seq.len();
                 let mut v = Vec::with_capacity(self.dim());
-                self.folder
-                    .pooling
-                    .pool(&states[start..start + len * hidden], hidden, &mut v);
+                self.folder.pooling.pool(rows, hidden, &mut v);
                 if self.folder.normalize {
                     distance::normalize(&mut v);
                 }

@@ -8,7 +8,7 @@
 //!
 //! * [`folder`] reads and checks the model folder,
 //! * [`tokenize`] wraps the HF tokenizer with the folder's truncation rules,
-//! * [`bert`] is the transformer forward pass on candle,
+//! * [`bert`] is the transformer forward pass, on the kernels in [`ops`],
 //! * [`pooling`] turns token states into one vector,
 //! * [`bi_encoder`] strings them together with length-sorted batching,
 //! * [`chunker`] splits long documents into token windows.
@@ -18,6 +18,7 @@ pub mod bi_encoder;
 pub mod chunker;
 pub mod error;
 pub mod folder;
+pub mod ops;
 pub mod pooling;
 pub mod registry;
 pub mod tokenize;

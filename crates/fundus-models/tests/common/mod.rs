@@ -1,0 +1,13 @@
+//! Shared by the integration tests: the real default model, pulled once.
+
+use std::path::PathBuf;
+
+use fundus_models::registry::{default_home, ModelCache, DEFAULT_MODEL};
+
+/// Folder of all-MiniLM-L6-v2, pulled into the model cache on first use
+/// (concurrent test binaries serialize on the cache's lock file).
+pub fn minilm_dir() -> PathBuf {
+    ModelCache::new(default_home())
+        .resolve(DEFAULT_MODEL, &|msg| eprintln!("{msg}"))
+        .expect("the default model must be available: `fundus models pull all-minilm-l6-v2`")
+}
