@@ -79,7 +79,10 @@ impl JsonlDocuments {
 
     fn parse(&self, bytes: &[u8]) -> Result<Document, CorpusError> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            self.malformed(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()))
+            self.malformed(format!(
+                "invalid UTF-8 at byte {} of the line",
+                e.valid_up_to()
+            ))
         })?;
         let value: Value =
             serde_json::from_str(text).map_err(|e| self.malformed(format!("invalid JSON: {e}")))?;
@@ -253,12 +256,32 @@ mod tests {
         assert!(docs[0].is_ok());
         let errs: Vec<&String> = docs[1..7].iter().map(|d| d.as_ref().unwrap_err()).collect();
         assert!(errs[0].contains(":2: invalid JSON"), "{}", errs[0]);
-        assert!(errs[1].contains(":3: expected a JSON object"), "{}", errs[1]);
-        assert!(errs[2].contains(":4: document \"c\": missing field \"text\""), "{}", errs[2]);
-        assert!(errs[3].contains(":5: document \"d\" has empty text"), "{}", errs[3]);
-        assert!(errs[4].contains(":6: field \"metadata\" must be a JSON object"), "{}", errs[4]);
+        assert!(
+            errs[1].contains(":3: expected a JSON object"),
+            "{}",
+            errs[1]
+        );
+        assert!(
+            errs[2].contains(":4: document \"c\": missing field \"text\""),
+            "{}",
+            errs[2]
+        );
+        assert!(
+            errs[3].contains(":5: document \"d\" has empty text"),
+            "{}",
+            errs[3]
+        );
+        assert!(
+            errs[4].contains(":6: field \"metadata\" must be a JSON object"),
+            "{}",
+            errs[4]
+        );
         assert!(errs[5].contains(":7: invalid UTF-8"), "{}", errs[5]);
-        assert_eq!(docs[7].as_ref().unwrap().id, "g", "reading goes on after a bad line");
+        assert_eq!(
+            docs[7].as_ref().unwrap().id,
+            "g",
+            "reading goes on after a bad line"
+        );
     }
 
     #[test]

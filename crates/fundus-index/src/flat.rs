@@ -132,7 +132,12 @@ mod tests {
 
     fn index(metric: Metric) -> FlatIndex {
         let mut idx = FlatIndex::new(3, metric);
-        for v in [[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0], [1.0, 1.0, 0.0]] {
+        for v in [
+            [1.0, 0.0, 0.0],
+            [0.0, 2.0, 0.0],
+            [0.0, 0.0, 3.0],
+            [1.0, 1.0, 0.0],
+        ] {
             idx.add(&v).unwrap();
         }
         idx
@@ -154,7 +159,9 @@ mod tests {
 
     #[test]
     fn euclidean_returns_negated_distance() {
-        let hits = index(Metric::Euclidean).search(&[0.0, 0.0, 2.0], 1).unwrap();
+        let hits = index(Metric::Euclidean)
+            .search(&[0.0, 0.0, 2.0], 1)
+            .unwrap();
         assert_eq!(hits[0].0, 2);
         assert!((hits[0].1 + 1.0).abs() < 1e-6);
     }

@@ -147,7 +147,11 @@ impl Bert {
                 0,
             )?;
             let qkv_b = Tensor::cat(
-                &[(q.get(h, "bias")? * scale)?, k.get(h, "bias")?, v.get(h, "bias")?],
+                &[
+                    (q.get(h, "bias")? * scale)?,
+                    k.get(h, "bias")?,
+                    v.get(h, "bias")?,
+                ],
                 0,
             )?;
             let out = l.pp("attention.output");
@@ -278,17 +282,23 @@ impl Bert {
             start += len;
         }
 
-        layer.attn_out.forward(&s.ctx, tokens, &mut s.proj, parallel);
+        layer
+            .attn_out
+            .forward(&s.ctx, tokens, &mut s.proj, parallel);
         layer.attn_norm.forward_residual(&mut s.proj, x);
         std::mem::swap(x, &mut s.proj);
 
-        layer.intermediate.forward(x, tokens, &mut s.inter, parallel);
+        layer
+            .intermediate
+            .forward(x, tokens, &mut s.inter, parallel);
         match self.activation {
             Activation::GeluErf => activation::gelu_erf(&mut s.inter),
             Activation::GeluTanh => activation::gelu_tanh(&mut s.inter),
             Activation::Relu => activation::relu(&mut s.inter),
         }
-        layer.output.forward(&s.inter, tokens, &mut s.proj, parallel);
+        layer
+            .output
+            .forward(&s.inter, tokens, &mut s.proj, parallel);
         layer.output_norm.forward_residual(&mut s.proj, x);
         std::mem::swap(x, &mut s.proj);
     }

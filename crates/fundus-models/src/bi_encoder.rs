@@ -139,7 +139,10 @@ impl BiEncoder {
             Ok(out)
         };
         let results: Vec<Vec<(usize, Vec<f32>)>> = if per_core {
-            batches.par_iter().map(run).collect::<Result<_, ModelError>>()?
+            batches
+                .par_iter()
+                .map(run)
+                .collect::<Result<_, ModelError>>()?
         } else {
             batches.iter().map(run).collect::<Result<_, ModelError>>()?
         };

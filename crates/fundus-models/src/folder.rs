@@ -150,7 +150,8 @@ impl ModelFolder {
             return Err(ModelError::MissingFile {
                 path: root,
                 file: "tokenizer.json",
-                hint: "Fundus needs the fast-tokenizer file (save it with tokenizer.save_pretrained)",
+                hint:
+                    "Fundus needs the fast-tokenizer file (save it with tokenizer.save_pretrained)",
             });
         }
         let weights_path = ["model.safetensors", "pytorch_model.bin"]
@@ -183,7 +184,10 @@ impl ModelFolder {
                     other => {
                         return Err(ModelError::Unsupported {
                             path: root,
-                            what: format!("the sentence-transformers module {other:?} ({})", m.path),
+                            what: format!(
+                                "the sentence-transformers module {other:?} ({})",
+                                m.path
+                            ),
                         })
                     }
                 }

@@ -17,7 +17,12 @@ pub enum Pooling {
     MeanSqrtLen,
     LastToken,
     /// Several modes concatenated (bit set over the single modes).
-    Combined { cls: bool, max: bool, mean: bool, mean_sqrt_len: bool },
+    Combined {
+        cls: bool,
+        max: bool,
+        mean: bool,
+        mean_sqrt_len: bool,
+    },
 }
 
 #[derive(Deserialize)]
@@ -86,7 +91,13 @@ impl Pooling {
                 max,
                 mean,
                 mean_sqrt_len,
-            } => hidden * [cls, max, mean, mean_sqrt_len].iter().filter(|b| **b).count(),
+            } => {
+                hidden
+                    * [cls, max, mean, mean_sqrt_len]
+                        .iter()
+                        .filter(|b| **b)
+                        .count()
+            }
             _ => hidden,
         }
     }
@@ -182,8 +193,11 @@ mod tests {
     fn reads_pooling_config() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("config.json");
-        std::fs::write(&p, r#"{"word_embedding_dimension":4,"pooling_mode_cls_token":true}"#)
-            .unwrap();
+        std::fs::write(
+            &p,
+            r#"{"word_embedding_dimension":4,"pooling_mode_cls_token":true}"#,
+        )
+        .unwrap();
         assert_eq!(Pooling::from_config_file(&p).unwrap(), Pooling::Cls);
         std::fs::write(&p, r#"{"word_embedding_dimension":4}"#).unwrap();
         assert!(Pooling::from_config_file(&p).is_err());

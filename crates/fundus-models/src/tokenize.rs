@@ -98,8 +98,8 @@ impl TextTokenizer {
 
     /// Number of special tokens the tokenizer adds around one text.
     pub fn special_tokens(&self) -> usize {
-        self.inner.get_post_processor().map_or(0, |p| {
-            tokenizers::PostProcessor::added_tokens(p, false)
-        })
+        self.inner
+            .get_post_processor()
+            .map_or(0, |p| tokenizers::PostProcessor::added_tokens(p, false))
     }
 }

@@ -19,7 +19,10 @@ struct Reference {
 }
 
 fn reference() -> Reference {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/minilm_reference.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/minilm_reference.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -27,7 +30,10 @@ fn reference() -> Reference {
 fn embeddings_match_sentence_transformers() {
     let r = reference();
     assert!(r.texts.len() >= 20);
-    assert!(r.token_counts.iter().any(|&n| n == r.max_seq_length), "fixture must exercise truncation");
+    assert!(
+        r.token_counts.iter().any(|&n| n == r.max_seq_length),
+        "fixture must exercise truncation"
+    );
     let encoder = BiEncoder::load(common::minilm_dir()).unwrap();
     assert_eq!(encoder.max_seq_length(), r.max_seq_length);
     let texts: Vec<&str> = r.texts.iter().map(String::as_str).collect();
@@ -41,7 +47,12 @@ fn embeddings_match_sentence_transformers() {
         }
     }
     eprintln!("lowest cosine {:.7} (text {})", worst.0, worst.1);
-    assert!(worst.0 >= 0.9999, "text {} has cosine {} to sentence-transformers", worst.1, worst.0);
+    assert!(
+        worst.0 >= 0.9999,
+        "text {} has cosine {} to sentence-transformers",
+        worst.1,
+        worst.0
+    );
 }
 
 #[test]
@@ -67,6 +78,9 @@ fn batching_and_order_do_not_change_vectors() {
     let mut batched = encoder.embed(&reversed, InputKind::Passage).unwrap();
     batched.reverse();
     for (a, b) in one_by_one.iter().zip(&batched) {
-        assert!(cosine(a, b) > 0.99999, "padding must not leak into the pooled vector");
+        assert!(
+            cosine(a, b) > 0.99999,
+            "padding must not leak into the pooled vector"
+        );
     }
 }

@@ -84,13 +84,16 @@ impl Collection {
         if have < need {
             return Err(StoreError::Corrupt {
                 path: vpath,
-                reason: format!("{have} bytes, but the manifest commits {count} vectors ({need} bytes)"),
+                reason: format!(
+                    "{have} bytes, but the manifest commits {count} vectors ({need} bytes)"
+                ),
             });
         }
         f.read_exact(bytemuck_bytes(&mut data))
             .map_err(|e| StoreError::io(&vpath, e))?;
         if cfg!(target_endian = "big") {
-            data.iter_mut().for_each(|x| *x = f32::from_bits(x.to_bits().swap_bytes()));
+            data.iter_mut()
+                .for_each(|x| *x = f32::from_bits(x.to_bits().swap_bytes()));
         }
 
         let ppath = dir.join(POINTS_FILE);
@@ -129,7 +132,10 @@ impl Collection {
     fn cut_uncommitted_tails(&mut self, vec_len: u64, vec_need: u64) -> Result<(), StoreError> {
         if vec_len > vec_need {
             let p = self.dir.join(VECTORS_FILE);
-            let f = OpenOptions::new().write(true).open(&p).map_err(|e| StoreError::io(&p, e))?;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .map_err(|e| StoreError::io(&p, e))?;
             f.set_len(vec_need).map_err(|e| StoreError::io(&p, e))?;
         }
         let p = self.dir.join(POINTS_FILE);
@@ -143,7 +149,10 @@ impl Collection {
         };
         let len = fs::metadata(&p).map_err(|e| StoreError::io(&p, e))?.len();
         if len > committed {
-            let f = OpenOptions::new().write(true).open(&p).map_err(|e| StoreError::io(&p, e))?;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .map_err(|e| StoreError::io(&p, e))?;
             f.set_len(committed).map_err(|e| StoreError::io(&p, e))?;
         }
         Ok(())
@@ -220,21 +229,31 @@ impl Collection {
 
     fn write_and_commit(&mut self, points: &[Point], prepared: &[f32]) -> Result<(), StoreError> {
         let vpath = self.dir.join(VECTORS_FILE);
-        let mut vf = OpenOptions::new().append(true).open(&vpath).map_err(|e| StoreError::io(&vpath, e))?;
+        let mut vf = OpenOptions::new()
+            .append(true)
+            .open(&vpath)
+            .map_err(|e| StoreError::io(&vpath, e))?;
         let mut bytes = Vec::with_capacity(prepared.len() * 4);
         for x in prepared {
             bytes.extend_from_slice(&x.to_le_bytes());
         }
-        vf.write_all(&bytes).and_then(|_| vf.sync_data()).map_err(|e| StoreError::io(&vpath, e))?;
+        vf.write_all(&bytes)
+            .and_then(|_| vf.sync_data())
+            .map_err(|e| StoreError::io(&vpath, e))?;
 
         let ppath = self.dir.join(POINTS_FILE);
-        let pf = OpenOptions::new().append(true).open(&ppath).map_err(|e| StoreError::io(&ppath, e))?;
+        let pf = OpenOptions::new()
+            .append(true)
+            .open(&ppath)
+            .map_err(|e| StoreError::io(&ppath, e))?;
         let mut w = BufWriter::new(pf);
         for p in points {
             serde_json::to_writer(&mut w, p).map_err(|e| StoreError::io(&ppath, e.into()))?;
             w.write_all(b"\n").map_err(|e| StoreError::io(&ppath, e))?;
         }
-        let pf = w.into_inner().map_err(|e| StoreError::io(&ppath, e.into_error()))?;
+        let pf = w
+            .into_inner()
+            .map_err(|e| StoreError::io(&ppath, e.into_error()))?;
         pf.sync_data().map_err(|e| StoreError::io(&ppath, e))?;
 
         let new_docs = points
@@ -346,7 +365,11 @@ mod tests {
             .unwrap();
         c.append(
             &[point("a", 0), point("a", 1), point("b", 0)],
-            &[vec![1.0, 0.0, 0.0], vec![0.9, 0.1, 0.0], vec![0.0, 1.0, 0.0]],
+            &[
+                vec![1.0, 0.0, 0.0],
+                vec![0.9, 0.1, 0.0],
+                vec![0.0, 1.0, 0.0],
+            ],
         )
         .unwrap();
         drop(c);
@@ -354,7 +377,11 @@ mod tests {
         assert_eq!((c.len(), c.documents()), (3, 2));
         let hits = c.search(&[1.0, 0.05, 0.0], 2).unwrap();
         let ids: Vec<_> = hits.iter().map(|h| h.id.as_str()).collect();
-        assert_eq!(ids, ["a", "b"], "a document appears once, with its best chunk");
+        assert_eq!(
+            ids,
+            ["a", "b"],
+            "a document appears once, with its best chunk"
+        );
         assert_eq!(hits[0].chunk, Some(0));
     }
 
@@ -410,9 +437,15 @@ mod tests {
         drop(c);
         // Simulate a crash in the middle of the next append: bytes written,
         // manifest not replaced.
-        let mut vf = OpenOptions::new().append(true).open(dir.join(VECTORS_FILE)).unwrap();
+        let mut vf = OpenOptions::new()
+            .append(true)
+            .open(dir.join(VECTORS_FILE))
+            .unwrap();
         vf.write_all(&[1, 2, 3, 4, 5]).unwrap();
-        let mut pf = OpenOptions::new().append(true).open(dir.join(POINTS_FILE)).unwrap();
+        let mut pf = OpenOptions::new()
+            .append(true)
+            .open(dir.join(POINTS_FILE))
+            .unwrap();
         pf.write_all(b"{\"doc_id\":\"torn").unwrap();
 
         let c = data.open("c").unwrap();
@@ -452,8 +485,14 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::new(tmp.path());
         let err = data.open("nope").err().unwrap();
-        assert!(err.to_string().contains("unknown collection \"nope\""), "{err}");
-        assert!(matches!(data.open("../etc"), Err(StoreError::InvalidName(_))));
+        assert!(
+            err.to_string().contains("unknown collection \"nope\""),
+            "{err}"
+        );
+        assert!(matches!(
+            data.open("../etc"),
+            Err(StoreError::InvalidName(_))
+        ));
         data.create(CollectionConfig::new("c", model(), Metric::Cosine))
             .unwrap();
         assert!(matches!(

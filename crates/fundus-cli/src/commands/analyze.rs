@@ -21,7 +21,9 @@ pub enum AnalyzeCommand {
     /// a model whose random pairs all score 0.8 separates poorly), and each
     /// vector's similarity to its nearest neighbour (near-duplicates above
     /// 0.95 are candidates for deduplication). Writes an SVG histogram.
-    #[command(after_help = "Example:\n  fundus analyze similarity --collection products --output products-similarity.svg")]
+    #[command(
+        after_help = "Example:\n  fundus analyze similarity --collection products --output products-similarity.svg"
+    )]
     Similarity {
         /// Collection to analyze.
         #[arg(long, short)]
@@ -112,11 +114,21 @@ pub fn run(ctx: &Context, cmd: AnalyzeCommand) -> Result<()> {
     let nn_stats = SimilarityStats::compute(nn_sims.iter().copied())?;
     let dup_share =
         nn_sims.iter().filter(|&&s| s > duplicate_threshold).count() as f64 / nn_sims.len() as f64;
-    let dup_pairs =
-        pair_sims.iter().filter(|&&s| s > duplicate_threshold).count() as f64 / pair_sims.len() as f64;
+    let dup_pairs = pair_sims
+        .iter()
+        .filter(|&&s| s > duplicate_threshold)
+        .count() as f64
+        / pair_sims.len() as f64;
 
-    println!("collection {collection:?}: {n} vectors ({} documents), model {}", c.documents(), c.config().model.name);
-    println!("{:<26}{:>9}{:>9}{:>9}{:>9}{:>9}", "", "min", "max", "mean", "std", "median");
+    println!(
+        "collection {collection:?}: {n} vectors ({} documents), model {}",
+        c.documents(),
+        c.config().model.name
+    );
+    println!(
+        "{:<26}{:>9}{:>9}{:>9}{:>9}{:>9}",
+        "", "min", "max", "mean", "std", "median"
+    );
     for (name, s) in [
         (format!("random pairs ({})", pair_stats.count), &pair_stats),
         (format!("nearest neighbour ({})", nn_stats.count), &nn_stats),
@@ -139,7 +151,10 @@ pub fn run(ctx: &Context, cmd: AnalyzeCommand) -> Result<()> {
     let hist = Histogram::new(pair_sims.iter().copied(), bins, (-1.0, 1.0))?;
     let svg = histogram_svg(
         &hist,
-        &format!("Cosine similarity of random pairs — {collection} ({})", c.config().model.name),
+        &format!(
+            "Cosine similarity of random pairs — {collection} ({})",
+            c.config().model.name
+        ),
     );
     let out = output.unwrap_or_else(|| PathBuf::from(format!("{collection}-similarity.svg")));
     std::fs::write(&out, svg)?;

@@ -58,7 +58,10 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
                 human(stats.vector_bytes_on_disk),
                 human(stats.payload_bytes_on_disk)
             );
-            println!("memory       vectors {}", human(stats.vector_bytes_in_memory as u64));
+            println!(
+                "memory       vectors {}",
+                human(stats.vector_bytes_in_memory as u64)
+            );
         }
         CollectionCommand::Delete { name } => {
             ctx.data.delete(&name)?;

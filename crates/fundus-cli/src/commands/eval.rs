@@ -113,7 +113,11 @@ struct CachedCorpus {
 fn retrieval(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> {
     let data = BeirDataset::load(&args.dataset, &args.split)?;
     if data.queries.is_empty() {
-        bail!("{}: no judged queries in split {:?}", args.dataset.display(), args.split);
+        bail!(
+            "{}: no judged queries in split {:?}",
+            args.dataset.display(),
+            args.split
+        );
     }
     ctx.say(&format!(
         "{}: {} documents, {} queries, {} judgements (split {})",
@@ -146,7 +150,8 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> 
     let t0 = Instant::now();
     let query_texts: Vec<&str> = data.queries.iter().map(|q| q.text.as_str()).collect();
     let pb = progress::bar(query_texts.len() as u64, "queries", ctx.quiet);
-    let qvecs = encoder.embed_with_progress(&query_texts, InputKind::Query, &|n| pb.inc(n as u64))?;
+    let qvecs =
+        encoder.embed_with_progress(&query_texts, InputKind::Query, &|n| pb.inc(n as u64))?;
     pb.finish_and_clear();
     let embed_s = t0.elapsed().as_secs_f64();
 
@@ -165,7 +170,10 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> 
         let mut hits: Vec<(&str, f32)> = best.into_iter().collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
         hits.truncate(depth);
-        run.insert_query(q.id.clone(), hits.into_iter().map(|(d, s)| (d.to_string(), s as f64)));
+        run.insert_query(
+            q.id.clone(),
+            hits.into_iter().map(|(d, s)| (d.to_string(), s as f64)),
+        );
     }
     let search_s = t1.elapsed().as_secs_f64();
 
@@ -183,7 +191,10 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> 
         "search_seconds": search_s,
         "report": report,
     });
-    fs::write(out.join("report.json"), serde_json::to_string_pretty(&json)?)?;
+    fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
 
     println!(
         "{} | {} | split {} | {} queries",
@@ -194,14 +205,21 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> 
     );
     print_table(&report, &args.k);
     if report.unanswered_queries > 0 {
-        println!("note: {} judged queries have no results", report.unanswered_queries);
+        println!(
+            "note: {} judged queries have no results",
+            report.unanswered_queries
+        );
     }
     println!(
         "query embedding {:.1} ms/query | search {:.2} ms/query",
         embed_s * 1e3 / qvecs.len() as f64,
         search_s * 1e3 / qvecs.len() as f64
     );
-    println!("run file: {}\nreport:   {}", out.join("run.trec").display(), out.join("report.json").display());
+    println!(
+        "run file: {}\nreport:   {}",
+        out.join("run.trec").display(),
+        out.join("report.json").display()
+    );
     Ok(())
 }
 
@@ -259,7 +277,10 @@ fn corpus_vectors(
         if let (Ok(meta), Ok(bytes)) = (fs::read(&meta_path), fs::read(&vec_path)) {
             if let Ok(meta) = serde_json::from_slice::<CachedCorpus>(&meta) {
                 if meta.dim == encoder.dim() && bytes.len() == meta.doc_ids.len() * meta.dim * 4 {
-                    ctx.say(&format!("using cached corpus vectors {}", vec_path.display()));
+                    ctx.say(&format!(
+                        "using cached corpus vectors {}",
+                        vec_path.display()
+                    ));
                     let v = bytes
                         .chunks_exact(4)
                         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -271,7 +292,10 @@ fn corpus_vectors(
     }
 
     let (doc_ids, inputs): (Vec<String>, Vec<String>) = match chunker {
-        None => (data.corpus.iter().map(|d| d.id.clone()).collect(), texts.to_vec()),
+        None => (
+            data.corpus.iter().map(|d| d.id.clone()).collect(),
+            texts.to_vec(),
+        ),
         Some(c) => {
             let mut ids = Vec::new();
             let mut pieces = Vec::new();

@@ -19,11 +19,13 @@ use crate::progress;
 const DOCS_PER_COMMIT: usize = 512;
 
 #[derive(Args)]
-#[command(after_help = "Input: one JSON object per line, either BEIR's corpus.jsonl \
+#[command(
+    after_help = "Input: one JSON object per line, either BEIR's corpus.jsonl \
 ({\"_id\", \"title\", \"text\"}) or {\"id\", \"text\", \"title\"?, \"metadata\"?}. \
 \nDocuments longer than the model's window are split into overlapping token windows; \
 a search returns each document once, scored by its best chunk.\n\n\
-Example:\n  fundus ingest --collection products --input examples/products/corpus.jsonl")]
+Example:\n  fundus ingest --collection products --input examples/products/corpus.jsonl"
+)]
 pub struct IngestArgs {
     /// Collection to create or append to.
     #[arg(long, short)]
@@ -122,7 +124,10 @@ fn ingest_into(
 ) -> Result<()> {
     model.encoder.set_batch_size(args.batch_size);
     let encoder = &model.encoder;
-    let chunker = chunking.map(|c| Chunker { size: c.size, overlap: c.overlap });
+    let chunker = chunking.map(|c| Chunker {
+        size: c.size,
+        overlap: c.overlap,
+    });
     let reader = JsonlDocuments::open(&args.input)?;
     let pb = progress::bar(total as u64, "ingest", ctx.quiet);
     let mut skipped = Vec::new();
@@ -144,7 +149,11 @@ fn ingest_into(
             }
         };
         if collection.contains_document(&doc.id) || !seen.insert(doc.id.clone()) {
-            let msg = format!("{}: duplicate document id {:?}", args.input.display(), doc.id);
+            let msg = format!(
+                "{}: duplicate document id {:?}",
+                args.input.display(),
+                doc.id
+            );
             if args.skip_invalid {
                 pb.inc(1);
                 skipped.push(msg);

@@ -42,7 +42,10 @@ pub fn run(ctx: &Context, cmd: ModelsCommand) -> Result<()> {
                 } else {
                     "-"
                 };
-                println!("{:<20} {:>5}  {:<8} {}", m.name, m.dim, status, m.description);
+                println!(
+                    "{:<20} {:>5}  {:<8} {}",
+                    m.name, m.dim, status, m.description
+                );
             }
             println!("\nAny sentence-transformers folder works too: --model path/to/folder");
             Ok(())
@@ -55,7 +58,11 @@ pub fn run(ctx: &Context, cmd: ModelsCommand) -> Result<()> {
             let Some(m) = registry::known(&name) else {
                 bail!(
                     "unknown model {name:?}; known: {}",
-                    KNOWN_MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+                    KNOWN_MODELS
+                        .iter()
+                        .map(|m| m.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             };
             let say = |msg: &str| ctx.say(msg);

@@ -10,9 +10,11 @@ use fundus_models::InputKind;
 use crate::context::Context;
 
 #[derive(Args)]
-#[command(after_help = "Example:\n  fundus search --collection products \"Ultratiefkühlschrank -86 °C\"\n\n\
+#[command(
+    after_help = "Example:\n  fundus search --collection products \"Ultratiefkühlschrank -86 °C\"\n\n\
 The query is embedded with the collection's own model. Queries longer than the \
-model's window are truncated to it (a warning says so).")]
+model's window are truncated to it (a warning says so)."
+)]
 pub struct SearchArgs {
     /// Collection to search.
     #[arg(long, short)]
@@ -72,7 +74,10 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
         eprintln!("{{\"embedding_ms\": {embed_ms:.2}, \"search_ms\": {search_ms:.2}}}");
         return Ok(());
     }
-    println!("{:>4}  {:>6}  {:<16} title / snippet", "rank", "score", "id");
+    println!(
+        "{:>4}  {:>6}  {:<16} title / snippet",
+        "rank", "score", "id"
+    );
     for (rank, h) in hits.iter().enumerate() {
         println!(
             "{:>4}  {:>6.4}  {:<16} {}",
@@ -115,6 +120,9 @@ mod tests {
     #[test]
     fn snippets_are_one_line_and_cut_at_words() {
         assert_eq!(snippet("a\n b", 10), "a b");
-        assert_eq!(snippet("Kühlschrank mit Glastür und Alarm", 20), "Kühlschrank mit…");
+        assert_eq!(
+            snippet("Kühlschrank mit Glastür und Alarm", 20),
+            "Kühlschrank mit…"
+        );
     }
 }

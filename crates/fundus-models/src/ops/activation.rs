@@ -76,13 +76,19 @@ pub fn max(xs: &[f32]) -> f32 {
             acc[i] = acc[i].max(c[i]);
         }
     }
-    let tail = chunks.remainder().iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
     acc.iter().copied().fold(tail, f32::max)
 }
 
 /// GELU as BERT defines it: `x · Φ(x) = x/2 · (1 + erf(x/√2))`, in place.
 pub fn gelu_erf(xs: &mut [f32]) {
-    dispatch(xs, |x| 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)));
+    dispatch(xs, |x| {
+        0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+    });
 }
 
 /// GELU with the tanh approximation (`gelu_new`), in place.
@@ -184,15 +190,17 @@ mod tests {
         if x.abs() > 3.0 {
             // Tail: erf(x) = 1 - erfc(x); erfc(3) ~ 2e-5, erfc(4) ~ 1.5e-8.
             let t = 1.0 / (1.0 + 0.5 * x.abs());
-            let y = t * (-x * x - 1.26551223
-                + t * (1.00002368
-                    + t * (0.37409196
-                        + t * (0.09678418
-                            + t * (-0.18628806
-                                + t * (0.27886807
-                                    + t * (-1.13520398
-                                        + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
-                .exp();
+            let y = t
+                * (-x * x - 1.26551223
+                    + t * (1.00002368
+                        + t * (0.37409196
+                            + t * (0.09678418
+                                + t * (-0.18628806
+                                    + t * (0.27886807
+                                        + t * (-1.13520398
+                                            + t * (1.48851587
+                                                + t * (-0.82215223 + t * 0.17087277)))))))))
+                    .exp();
             return x.signum() * (1.0 - y);
         }
         let mut sum = 0.0;

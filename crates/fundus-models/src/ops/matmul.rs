@@ -45,7 +45,11 @@ pub fn matmul(
     a.check();
     b.check();
     let (m, k) = (a.rows, a.cols);
-    let (kb, n) = if b_transposed { (b.cols, b.rows) } else { (b.rows, b.cols) };
+    let (kb, n) = if b_transposed {
+        (b.cols, b.rows)
+    } else {
+        (b.rows, b.cols)
+    };
     assert_eq!(k, kb, "inner dimensions differ");
     if m == 0 || n == 0 {
         return;
@@ -98,7 +102,12 @@ pub struct Linear {
 
 impl Linear {
     /// From PyTorch's layout (`weight` is `out × in`).
-    pub fn from_torch(weight_out_in: &[f32], bias: Vec<f32>, inputs: usize, outputs: usize) -> Self {
+    pub fn from_torch(
+        weight_out_in: &[f32],
+        bias: Vec<f32>,
+        inputs: usize,
+        outputs: usize,
+    ) -> Self {
         assert_eq!(weight_out_in.len(), inputs * outputs);
         assert_eq!(bias.len(), outputs);
         let mut weight = vec![0.0; inputs * outputs];
@@ -144,9 +153,25 @@ mod tests {
         let a = [1.0, 2.0, 3.0, 4.0];
         let b = [5.0, 6.0, 7.0, 8.0];
         let mut out = vec![0.0; 4];
-        matmul(View::new(&a, 2, 2), View::new(&b, 2, 2), false, &mut out, 2, false, false);
+        matmul(
+            View::new(&a, 2, 2),
+            View::new(&b, 2, 2),
+            false,
+            &mut out,
+            2,
+            false,
+            false,
+        );
         assert_eq!(out, [19.0, 22.0, 43.0, 50.0]);
-        matmul(View::new(&a, 2, 2), View::new(&b, 2, 2), true, &mut out, 2, false, true);
+        matmul(
+            View::new(&a, 2, 2),
+            View::new(&b, 2, 2),
+            true,
+            &mut out,
+            2,
+            false,
+            true,
+        );
         assert_eq!(out, [17.0, 23.0, 39.0, 53.0]);
     }
 
@@ -162,7 +187,15 @@ mod tests {
         };
         let lin = Linear::from_torch(&[1.0, 0.0, 0.0, 1.0, 1.0, 1.0], vec![0.5, 0.5, 0.5], 2, 3);
         let mut out = vec![0.0; 6];
-        matmul(view, View::new(&lin.weight, 2, 3), false, &mut out, 3, false, false);
+        matmul(
+            view,
+            View::new(&lin.weight, 2, 3),
+            false,
+            &mut out,
+            3,
+            false,
+            false,
+        );
         assert_eq!(out, [1.0, 2.0, 3.0, 3.0, 4.0, 7.0]);
         let mut y = Vec::new();
         lin.forward(&[1.0, 2.0], 1, &mut y, false);

@@ -26,6 +26,9 @@ mod tests {
         for (a, b) in xs[..3].iter().zip(&e) {
             assert!((*a as f64 - b / s).abs() < 1e-6);
         }
-        assert!((xs[3] - 0.5).abs() < 1e-6 && xs[5] < 1e-30, "large values stay finite");
+        assert!(
+            (xs[3] - 0.5).abs() < 1e-6 && xs[5] < 1e-30,
+            "large values stay finite"
+        );
     }
 }

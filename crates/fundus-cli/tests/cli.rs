@@ -1,0 +1,371 @@
+//! End-to-end: the `fundus` binary on the sample catalogue and on bad input.
+
+mod common;
+
+use common::{repo, write, Fundus};
+
+fn sample() -> String {
+    repo()
+        .join("examples/products/corpus.jsonl")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn ingest_search_info_and_analyze_the_sample_catalogue() {
+    let f = Fundus::new();
+    let out = f
+        .run(&["ingest", "--collection", "products", "--input", &sample()])
+        .success();
+    assert!(
+        out.stdout.contains("ingested 145 documents"),
+        "{}",
+        out.stdout
+    );
+
+    let out = f
+        .run(&[
+            "search",
+            "--collection",
+            "products",
+            "--json",
+            "-k",
+            "3",
+            "Ultratiefkühlschrank -86 °C mit CO2-Notkühlung",
+        ])
+        .success();
+    let hits: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(hits[0]["rank"], 1);
+    assert_eq!(
+        hits[0]["metadata"]["category"], "ultra_low_freezer",
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("embedding_ms") && out.stderr.contains("search_ms"));
+
+    let out = f
+        .run(&[
+            "search",
+            "--collection",
+            "products",
+            "DIN 13277 Medikamentenkühlschrank",
+        ])
+        .success();
+    assert!(
+        out.stdout.contains("rank")
+            && out.stdout.contains("embedding")
+            && out.stdout.contains("ms")
+    );
+
+    let out = f
+        .run(&["collection", "info", "products", "--json"])
+        .success();
+    let info: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(info["config"]["dim"], 384);
+    assert_eq!(info["config"]["model"]["name"], "all-minilm-l6-v2");
+    assert_eq!(info["stats"]["documents"], 145);
+
+    let svg = f.data.path().join("sim.svg");
+    let out = f
+        .run(&[
+            "analyze",
+            "similarity",
+            "--collection",
+            "products",
+            "--output",
+            svg.to_str().unwrap(),
+        ])
+        .success();
+    assert!(out.stdout.contains("near-duplicates"), "{}", out.stdout);
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+}
+
+#[test]
+fn malformed_lines_name_file_and_line_and_can_be_skipped() {
+    let f = Fundus::new();
+    let input = write(
+        f.data.path(),
+        "docs.jsonl",
+        b"{\"id\": \"a\", \"text\": \"Laborkuehlschrank mit Glastuer\"}\n\
+          {\"id\": \"b\", \"text\": }\n\
+          {\"id\": \"c\", \"text\": \"\"}\n\
+          {\"id\": \"d\", \"text\": \"\xff\xfe\"}\n\
+          {\"id\": \"a\", \"text\": \"duplicate id\"}\n\
+          {\"id\": \"e\", \"text\": \"Ultra-low freezer\", \"metadata\": {\"volume_l\": 500}}\n",
+    );
+    let input = input.to_str().unwrap();
+    let out = f.run(&["ingest", "-c", "docs", "-i", input]).failure();
+    assert!(
+        out.stderr.contains("docs.jsonl:2: invalid JSON"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--skip-invalid"), "{}", out.stderr);
+
+    let f = Fundus::new();
+    let input = write(f.data.path(), "docs.jsonl", &std::fs::read(input).unwrap());
+    let out = f
+        .run(&[
+            "ingest",
+            "-c",
+            "docs",
+            "-i",
+            input.to_str().unwrap(),
+            "--skip-invalid",
+        ])
+        .success();
+    assert!(
+        out.stdout.contains("ingested 2 documents"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("skipped 4 invalid lines"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(":3: document \"c\" has empty text"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(":4: invalid UTF-8"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("duplicate document id \"a\""),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn appending_uses_the_collections_model_and_refuses_duplicates() {
+    let f = Fundus::new();
+    let a = write(
+        f.data.path(),
+        "a.jsonl",
+        b"{\"id\": \"1\", \"text\": \"centrifuge with cooling\"}\n",
+    );
+    let b = write(
+        f.data.path(),
+        "b.jsonl",
+        b"{\"id\": \"2\", \"text\": \"pipette calibration\"}\n",
+    );
+    f.run(&["ingest", "-c", "c", "-i", a.to_str().unwrap()])
+        .success();
+    f.run(&["ingest", "-c", "c", "-i", b.to_str().unwrap()])
+        .success();
+    let out = f
+        .run(&["ingest", "-c", "c", "-i", a.to_str().unwrap()])
+        .failure();
+    assert!(
+        out.stderr.contains("duplicate document id \"1\""),
+        "{}",
+        out.stderr
+    );
+    let out = f.run(&["collection", "info", "c", "--json"]).success();
+    let info: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(info["stats"]["documents"], 2);
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "c",
+            "-k",
+            "1",
+            "--json",
+            "how do I calibrate a pipette",
+        ])
+        .success();
+    assert!(out.stdout.contains("\"id\":\"2\""), "{}", out.stdout);
+}
+
+#[test]
+fn unknown_collection_and_empty_query_are_clear_errors() {
+    let f = Fundus::new();
+    let out = f.run(&["search", "-c", "nope", "kühlschrank"]).failure();
+    assert!(
+        out.stderr.contains("unknown collection \"nope\""),
+        "{}",
+        out.stderr
+    );
+    let out = f.run(&["collection", "info", "nope"]).failure();
+    assert!(out.stderr.contains("unknown collection"), "{}", out.stderr);
+    let a = write(
+        f.data.path(),
+        "a.jsonl",
+        b"{\"id\": \"1\", \"text\": \"x\"}\n",
+    );
+    f.run(&["ingest", "-c", "c", "-i", a.to_str().unwrap()])
+        .success();
+    let out = f.run(&["search", "-c", "c", "  "]).failure();
+    assert!(out.stderr.contains("query is empty"), "{}", out.stderr);
+    let out = f
+        .run(&["ingest", "-c", "d", "-i", "/does/not/exist.jsonl"])
+        .failure();
+    assert!(
+        out.stderr.contains("/does/not/exist.jsonl"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_query_longer_than_the_window_is_truncated_with_a_warning() {
+    let f = Fundus::new();
+    let a = write(
+        f.data.path(),
+        "a.jsonl",
+        b"{\"id\": \"1\", \"text\": \"freezer\"}\n",
+    );
+    f.run(&["ingest", "-c", "c", "-i", a.to_str().unwrap()])
+        .success();
+    let long = "Kühlschrank ".repeat(400);
+    let out = f.run(&["search", "-c", "c", &long]).success();
+    assert!(
+        out.stderr.contains("only the first 256 are used"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn long_documents_are_chunked_with_offsets() {
+    let f = Fundus::new();
+    let body = (0..120)
+        .map(|i| format!("Satz {i} über die Temperaturüberwachung."))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let doc = serde_json::json!({"id": "long", "text": body});
+    let a = write(f.data.path(), "a.jsonl", format!("{doc}\n").as_bytes());
+    let out = f
+        .run(&[
+            "ingest",
+            "-c",
+            "c",
+            "-i",
+            a.to_str().unwrap(),
+            "--chunk-size",
+            "64",
+            "--chunk-overlap",
+            "8",
+        ])
+        .success();
+    assert!(
+        out.stdout.contains("ingested 1 documents as"),
+        "{}",
+        out.stdout
+    );
+    let out = f.run(&["collection", "info", "c", "--json"]).success();
+    let info: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(info["stats"]["points"].as_u64().unwrap() > 5, "{info}");
+    let points = std::fs::read_to_string(f.data.path().join("collections/c/points.jsonl")).unwrap();
+    let chars: Vec<char> = body.chars().collect();
+    for line in points.lines() {
+        let p: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (s, e) = (
+            p["char_start"].as_u64().unwrap() as usize,
+            p["char_end"].as_u64().unwrap() as usize,
+        );
+        let expect: String = chars[s..e].iter().collect();
+        assert_eq!(
+            p["text"],
+            expect.as_str(),
+            "offsets must point at the chunk text"
+        );
+        assert_eq!(p["doc_id"], "long");
+    }
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "c",
+            "-k",
+            "5",
+            "--json",
+            "Temperaturüberwachung",
+        ])
+        .success();
+    assert_eq!(
+        out.stdout.lines().count(),
+        1,
+        "a document is returned once, by its best chunk"
+    );
+}
+
+#[test]
+fn missing_or_partial_model_folders_are_named() {
+    let f = Fundus::new();
+    let a = write(
+        f.data.path(),
+        "a.jsonl",
+        b"{\"id\": \"1\", \"text\": \"x\"}\n",
+    );
+    let out = f
+        .run(&[
+            "ingest",
+            "-c",
+            "c",
+            "-i",
+            a.to_str().unwrap(),
+            "--model",
+            "no-such-model",
+        ])
+        .failure();
+    assert!(
+        out.stderr.contains("unknown model \"no-such-model\""),
+        "{}",
+        out.stderr
+    );
+
+    let partial = f.data.path().join("partial-model");
+    std::fs::create_dir(&partial).unwrap();
+    std::fs::write(
+        partial.join("config.json"),
+        r#"{"model_type":"bert","vocab_size":10,"hidden_size":4,"num_hidden_layers":1,"num_attention_heads":1,"intermediate_size":8,"max_position_embeddings":16}"#,
+    )
+    .unwrap();
+    let out = f
+        .run(&[
+            "ingest",
+            "-c",
+            "c",
+            "-i",
+            a.to_str().unwrap(),
+            "--model",
+            partial.to_str().unwrap(),
+        ])
+        .failure();
+    assert!(out.stderr.contains("tokenizer.json"), "{}", out.stderr);
+    assert!(out.stderr.contains("partial-model"), "{}", out.stderr);
+}
+
+#[test]
+fn eval_on_the_sample_catalogue_writes_run_and_report() {
+    let f = Fundus::new();
+    let out_dir = f.data.path().join("eval-out");
+    let dataset = repo().join("examples/products");
+    let out = f
+        .run(&[
+            "eval",
+            "--dataset",
+            dataset.to_str().unwrap(),
+            "--k",
+            "5,10",
+            "--output",
+            out_dir.to_str().unwrap(),
+        ])
+        .success();
+    assert!(out.stdout.contains("NDCG"), "{}", out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    let ndcg = report["report"]["mean"]["NDCG@10"].as_f64().unwrap();
+    assert!(ndcg > 0.5, "nDCG@10 on the sample catalogue is {ndcg}");
+    let run = std::fs::read_to_string(out_dir.join("run.trec")).unwrap();
+    assert_eq!(run.lines().next().unwrap().split_whitespace().count(), 6);
+}
