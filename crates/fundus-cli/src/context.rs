@@ -61,6 +61,8 @@ impl Context {
             sha256,
             dim: encoder.dim(),
             max_seq_length: encoder.max_seq_length(),
+            query_prefix: encoder.prompts().query.clone(),
+            passage_prefix: encoder.prompts().passage.clone(),
         };
         Ok(LoadedModel { encoder, info })
     }
@@ -69,4 +71,41 @@ impl Context {
 pub struct LoadedModel {
     pub encoder: BiEncoder,
     pub info: ModelInfo,
+}
+
+/// `--query-prefix` / `--passage-prefix`: override the prefixes from the
+/// model's `config_sentence_transformers.json`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct PrefixArgs {
+    /// Text put before every query, e.g. "query: " for E5 models
+    /// [default: from the model's config; "" for none].
+    #[arg(long, value_name = "TEXT")]
+    pub query_prefix: Option<String>,
+    /// Text put before every passage, e.g. "passage: " for E5 models
+    /// [default: from the model's config; "" for none].
+    #[arg(long, value_name = "TEXT")]
+    pub passage_prefix: Option<String>,
+}
+
+impl LoadedModel {
+    /// Applies prefixes given on the command line.
+    pub fn apply_prefixes(&mut self, args: &PrefixArgs) {
+        let pick = |given: &Option<String>, current: &Option<String>| match given {
+            Some(p) if p.is_empty() => None,
+            Some(p) => Some(p.clone()),
+            None => current.clone(),
+        };
+        self.set_prefixes(
+            pick(&args.query_prefix, &self.info.query_prefix),
+            pick(&args.passage_prefix, &self.info.passage_prefix),
+        );
+    }
+
+    /// Uses exactly these prefixes (a collection's, at search time).
+    pub fn set_prefixes(&mut self, query: Option<String>, passage: Option<String>) {
+        self.info.query_prefix = query.clone();
+        self.info.passage_prefix = passage.clone();
+        self.encoder
+            .set_prompts(fundus_models::folder::Prompts { query, passage });
+    }
 }

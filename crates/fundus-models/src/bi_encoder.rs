@@ -54,9 +54,8 @@ impl BiEncoder {
     }
 
     /// Overrides the prefixes from the model's config (`query: ` / `passage: `).
-    pub fn with_prompts(mut self, prompts: Prompts) -> Self {
+    pub fn set_prompts(&mut self, prompts: Prompts) {
         self.prompts = prompts;
-        self
     }
 
     pub fn set_batch_size(&mut self, batch_size: usize) {

@@ -346,6 +346,8 @@ mod tests {
             sha256: "00".into(),
             dim: 3,
             max_seq_length: 16,
+            query_prefix: None,
+            passage_prefix: None,
         }
     }
 

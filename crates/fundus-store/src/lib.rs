@@ -16,7 +16,8 @@
 //!
 //! let tmp = tempfile::tempdir().unwrap();
 //! let data = DataDir::new(tmp.path());
-//! let model = ModelInfo { name: "toy".into(), source: "toy".into(), sha256: "0".into(), dim: 2, max_seq_length: 8 };
+//! let model = ModelInfo { name: "toy".into(), source: "toy".into(), sha256: "0".into(), dim: 2, max_seq_length: 8,
+//!     query_prefix: None, passage_prefix: None };
 //! let mut c = data.create(CollectionConfig::new("docs", model, Metric::Cosine)).unwrap();
 //! c.append(&[Point::whole("a", "first")], &[vec![1.0, 0.0]]).unwrap();
 //! let hits = c.search(&[1.0, 0.1], 1).unwrap();

@@ -22,6 +22,13 @@ pub struct ModelInfo {
     pub sha256: String,
     pub dim: usize,
     pub max_seq_length: usize,
+    /// Prefix put before queries (E5: `query: `); queries must get the same
+    /// prefix as at ingest time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_prefix: Option<String>,
+    /// Prefix put before passages (E5: `passage: `).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_prefix: Option<String>,
 }
 
 /// How documents were split into chunks when they were ingested.

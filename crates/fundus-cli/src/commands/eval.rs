@@ -18,7 +18,7 @@ use fundus_index::FlatIndex;
 use fundus_models::registry::DEFAULT_MODEL;
 use fundus_models::{Chunker, InputKind};
 
-use crate::context::{Context, LoadedModel};
+use crate::context::{Context, LoadedModel, PrefixArgs};
 use crate::progress;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,6 +65,8 @@ pub struct EvalArgs {
     pub chunk_size: Option<usize>,
     #[arg(long, default_value_t = 32)]
     pub chunk_overlap: usize,
+    #[command(flatten)]
+    pub prefixes: PrefixArgs,
     /// Embed the corpus even if cached vectors exist.
     #[arg(long)]
     pub no_cache: bool,
@@ -76,6 +78,7 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<()> {
     }
     let mut model = ctx.load_model(&args.model)?;
     model.encoder.set_batch_size(args.batch_size);
+    model.apply_prefixes(&args.prefixes);
     match args.task {
         Task::Retrieval => retrieval(ctx, &args, &model),
         Task::Sts => sts(ctx, &args, &model),

@@ -11,7 +11,7 @@ use fundus_models::registry::DEFAULT_MODEL;
 use fundus_models::{BiEncoder, Chunker, InputKind};
 use fundus_store::{ChunkingInfo, Collection, CollectionConfig, Point};
 
-use crate::context::{Context, LoadedModel};
+use crate::context::{Context, LoadedModel, PrefixArgs};
 use crate::progress;
 
 /// Documents embedded and committed per round: a crash loses at most one
@@ -52,6 +52,8 @@ pub struct IngestArgs {
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub prefixes: PrefixArgs,
     /// Skip malformed lines (and duplicate ids) instead of stopping; report how many.
     #[arg(long)]
     pub skip_invalid: bool,
@@ -65,6 +67,8 @@ pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
     let mut collection = ctx.data.open_for_write(&args.collection)?;
     let built_with = collection.config().model.clone();
     let mut model = ctx.load_model(args.model.as_deref().unwrap_or(&built_with.source))?;
+    // Appended passages must be embedded exactly like the first ones.
+    model.set_prefixes(built_with.query_prefix.clone(), built_with.passage_prefix.clone());
     if model.info.sha256 != built_with.sha256 {
         bail!(
             "collection {:?} was built with model {} (sha256 {}); {} is a different model",
@@ -80,6 +84,7 @@ pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
 
 fn create_and_ingest(ctx: &Context, args: &IngestArgs, total: usize) -> Result<()> {
     let mut model = ctx.load_model(args.model.as_deref().unwrap_or(DEFAULT_MODEL))?;
+    model.apply_prefixes(&args.prefixes);
     let chunking = if args.no_chunking {
         None
     } else {

@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
     }
     let collection = ctx.data.open(&args.collection)?;
     let built_with = collection.config().model.clone();
-    let model = ctx.load_model(&built_with.source)?;
+    let mut model = ctx.load_model(&built_with.source)?;
     if model.info.sha256 != built_with.sha256 {
         bail!(
             "collection {:?} was built with model {} (sha256 {}), but {} now holds different weights (sha256 {})",
@@ -49,6 +49,7 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
             model.info.sha256
         );
     }
+    model.set_prefixes(built_with.query_prefix.clone(), built_with.passage_prefix.clone());
     let encoder = &model.encoder;
     let tokens = encoder.tokenizer().count_tokens(&args.query)?;
     if tokens > encoder.max_seq_length() {
