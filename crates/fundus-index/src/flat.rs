@@ -36,7 +36,7 @@ impl FlatIndex {
     /// Wraps vectors that are already prepared for `metric` (for example
     /// read back from disk).
     pub fn from_prepared(dim: usize, metric: Metric, data: Vec<f32>) -> Result<Self, IndexError> {
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(IndexError::RaggedData {
                 len: data.len(),
                 dim,

@@ -112,7 +112,7 @@ impl Bert {
 
     fn from_var_builder(vb: VarBuilder, c: &TransformerConfig) -> candle_core::Result<Self> {
         let h = c.hidden_size;
-        if c.num_attention_heads == 0 || h % c.num_attention_heads != 0 {
+        if c.num_attention_heads == 0 || !h.is_multiple_of(c.num_attention_heads) {
             candle_core::bail!(
                 "hidden_size {h} is not divisible by num_attention_heads {}",
                 c.num_attention_heads

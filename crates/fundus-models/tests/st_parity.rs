@@ -31,7 +31,7 @@ fn embeddings_match_sentence_transformers() {
     let r = reference();
     assert!(r.texts.len() >= 20);
     assert!(
-        r.token_counts.iter().any(|&n| n == r.max_seq_length),
+        r.token_counts.contains(&r.max_seq_length),
         "fixture must exercise truncation"
     );
     let encoder = BiEncoder::load(common::minilm_dir()).unwrap();

@@ -68,7 +68,10 @@ pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
     let built_with = collection.config().model.clone();
     let mut model = ctx.load_model(args.model.as_deref().unwrap_or(&built_with.source))?;
     // Appended passages must be embedded exactly like the first ones.
-    model.set_prefixes(built_with.query_prefix.clone(), built_with.passage_prefix.clone());
+    model.set_prefixes(
+        built_with.query_prefix.clone(),
+        built_with.passage_prefix.clone(),
+    );
     if model.info.sha256 != built_with.sha256 {
         bail!(
             "collection {:?} was built with model {} (sha256 {}); {} is a different model",

@@ -49,7 +49,10 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
             model.info.sha256
         );
     }
-    model.set_prefixes(built_with.query_prefix.clone(), built_with.passage_prefix.clone());
+    model.set_prefixes(
+        built_with.query_prefix.clone(),
+        built_with.passage_prefix.clone(),
+    );
     let encoder = &model.encoder;
     let tokens = encoder.tokenizer().count_tokens(&args.query)?;
     if tokens > encoder.max_seq_length() {
