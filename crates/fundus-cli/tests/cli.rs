@@ -62,6 +62,41 @@ fn ingest_search_info_and_analyze_the_sample_catalogue() {
             && out.stdout.contains("ms")
     );
 
+    let filter = r#"manufacturer = "Nordkühl" AND volume_l >= 250"#;
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--json",
+            "-k",
+            "5",
+            "--filter",
+            filter,
+            "Kühlschrank",
+        ])
+        .success();
+    assert_eq!(out.stdout.lines().count(), 5, "{}", out.stdout);
+    for line in out.stdout.lines() {
+        let hit: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(hit["metadata"]["manufacturer"], "Nordkühl");
+        assert!(
+            hit["metadata"]["volume_l"].as_f64().unwrap() >= 250.0,
+            "{line}"
+        );
+    }
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--filter",
+            "volume_l >> 3",
+            "Kühlschrank",
+        ])
+        .failure();
+    assert!(out.stderr.contains("position 10"), "{}", out.stderr);
+
     let out = f
         .run(&["collection", "info", "products", "--json"])
         .success();
@@ -368,4 +403,28 @@ fn eval_on_the_sample_catalogue_writes_run_and_report() {
     assert!(ndcg > 0.5, "nDCG@10 on the sample catalogue is {ndcg}");
     let run = std::fs::read_to_string(out_dir.join("run.trec")).unwrap();
     assert_eq!(run.lines().next().unwrap().split_whitespace().count(), 6);
+
+    // The corpus vectors are cached: a second run reads them back and
+    // produces the same run file.
+    let cached: Vec<_> = std::fs::read_dir(f.data.path().join("eval-cache"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "f32"))
+        .collect();
+    assert_eq!(cached.len(), 1);
+    let again = f.data.path().join("eval-again");
+    f.run(&[
+        "eval",
+        "--dataset",
+        dataset.to_str().unwrap(),
+        "--k",
+        "5,10",
+        "--output",
+        again.to_str().unwrap(),
+    ])
+    .success();
+    assert_eq!(
+        std::fs::read_to_string(again.join("run.trec")).unwrap(),
+        run
+    );
 }

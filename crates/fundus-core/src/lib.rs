@@ -21,11 +21,13 @@ pub mod corpus;
 pub mod distance;
 pub mod document;
 pub mod error;
+pub mod filter;
 pub mod hit;
 pub mod metric;
 
 pub use chunk::Chunk;
 pub use document::Document;
 pub use error::CoreError;
+pub use filter::Filter;
 pub use hit::Hit;
 pub use metric::Metric;

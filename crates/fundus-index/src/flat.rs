@@ -83,6 +83,19 @@ impl FlatIndex {
 
     /// The `k` best rows for `query`, best first, as `(row, score)`.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>, IndexError> {
+        self.search_filtered(query, k, &|_| true)
+    }
+
+    /// The `k` best rows among those `allow` accepts. The predicate is
+    /// checked inside the scan, before scoring, so a selective filter makes
+    /// the search cheaper and never returns fewer than `k` matching rows
+    /// when they exist.
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        allow: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Result<Vec<(u32, f32)>, IndexError> {
         validate_vector(query, self.dim)?;
         let mut q = query.to_vec();
         self.metric.prepare(&mut q);
@@ -98,6 +111,9 @@ impl FlatIndex {
                 let mut top = TopK::new(k);
                 let base = (block * BLOCK_ROWS) as u32;
                 for (i, row) in rows.chunks_exact(dim).enumerate() {
+                    if !allow(base + i as u32) {
+                        continue;
+                    }
                     let score = match metric {
                         Metric::Cosine | Metric::Dot => dot(&q, row),
                         // Rank by squared distance; the root is taken only
@@ -188,6 +204,16 @@ mod tests {
         expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         expected.truncate(10);
         assert_eq!(idx.search(&q, 10).unwrap(), expected);
+    }
+
+    #[test]
+    fn filtered_search_only_returns_allowed_rows() {
+        let idx = index(Metric::Cosine);
+        let hits = idx
+            .search_filtered(&[0.0, 5.0, 0.0], 3, &|row| row % 2 == 0)
+            .unwrap();
+        let rows: Vec<u32> = hits.iter().map(|h| h.0).collect();
+        assert_eq!(rows, vec![0, 2]);
     }
 
     #[test]

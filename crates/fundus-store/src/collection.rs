@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use fs2::FileExt;
 
 use fundus_core::metric::validate_vector;
-use fundus_core::Hit;
+use fundus_core::{Filter, Hit};
 use fundus_index::FlatIndex;
 
 use crate::error::StoreError;
@@ -274,10 +274,31 @@ impl Collection {
     /// best chunk; chunks are fetched in growing rounds until `k` distinct
     /// documents are found or the collection is exhausted.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>, StoreError> {
-        let n = self.index.len();
+        self.search_filtered(query, k, None)
+    }
+
+    /// Like [`Collection::search`], among the points whose payload
+    /// (`metadata`) satisfies `filter`. The filter is evaluated once per
+    /// point and checked inside the scan.
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Hit>, StoreError> {
+        let allowed: Option<Vec<bool>> = filter.map(|f| {
+            self.points
+                .iter()
+                .map(|p| f.matches(p.metadata.as_ref()))
+                .collect()
+        });
+        let allow = |row: u32| allowed.as_ref().is_none_or(|a| a[row as usize]);
+        let n = allowed
+            .as_ref()
+            .map_or(self.index.len(), |a| a.iter().filter(|x| **x).count());
         let mut fetch = (k * 4).max(16).min(n);
         loop {
-            let raw = self.index.search(query, fetch)?;
+            let raw = self.index.search_filtered(query, fetch, &allow)?;
             let mut seen = HashSet::new();
             let mut hits = Vec::with_capacity(k);
             for (row, score) in &raw {
@@ -385,6 +406,39 @@ mod tests {
             "a document appears once, with its best chunk"
         );
         assert_eq!(hits[0].chunk, Some(0));
+    }
+
+    #[test]
+    fn filtered_search_returns_only_matching_points() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = data
+            .create(CollectionConfig::new("c", model(), Metric::Cosine))
+            .unwrap();
+        let mut points = Vec::new();
+        let mut vectors = Vec::new();
+        for i in 0..50u32 {
+            let mut p = point(&format!("d{i}"), 0);
+            p.metadata = Some(
+                serde_json::json!({"volume_l": i * 10, "maker": if i % 2 == 0 { "A" } else { "B" }}),
+            );
+            points.push(p);
+            vectors.push(vec![1.0, i as f32 / 50.0, 0.0]);
+        }
+        c.append(&points, &vectors).unwrap();
+        let f = Filter::parse(r#"maker = "B" AND volume_l >= 250"#).unwrap();
+        let hits = c.search_filtered(&[1.0, 0.0, 0.0], 10, Some(&f)).unwrap();
+        assert_eq!(hits.len(), 10, "k matching points exist, k are returned");
+        for h in &hits {
+            let m = h.metadata.as_ref().unwrap();
+            assert_eq!(m["maker"], "B");
+            assert!(m["volume_l"].as_u64().unwrap() >= 250);
+        }
+        let none = Filter::parse(r#"maker = "C""#).unwrap();
+        assert!(c
+            .search_filtered(&[1.0, 0.0, 0.0], 10, Some(&none))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum StoreError {
     Core(#[from] fundus_core::CoreError),
     #[error(transparent)]
     Index(#[from] fundus_index::IndexError),
+    #[error(transparent)]
+    Wal(#[from] crate::wal::WalError),
 }
 
 impl StoreError {

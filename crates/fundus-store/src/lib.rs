@@ -29,6 +29,7 @@ pub mod data_dir;
 pub mod error;
 pub mod manifest;
 pub mod point;
+pub mod wal;
 
 pub use collection::Collection;
 pub use data_dir::DataDir;

@@ -342,13 +342,20 @@ fn corpus_vectors(
     Ok((doc_ids, flat))
 }
 
-fn sts(_ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> {
+fn sts(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> {
     let path = args.dataset.join(format!("{}.tsv", args.split));
     let pairs = fundus_eval::sts::read_sts(&path)?;
     let left: Vec<&str> = pairs.iter().map(|p| p.sentence1.as_str()).collect();
     let right: Vec<&str> = pairs.iter().map(|p| p.sentence2.as_str()).collect();
-    let a = model.encoder.embed(&left, InputKind::Query)?;
-    let b = model.encoder.embed(&right, InputKind::Query)?;
+    let pb = progress::bar(2 * pairs.len() as u64, "sentences", ctx.quiet);
+    let tick = |n: usize| pb.inc(n as u64);
+    let a = model
+        .encoder
+        .embed_with_progress(&left, InputKind::Query, &tick)?;
+    let b = model
+        .encoder
+        .embed_with_progress(&right, InputKind::Query, &tick)?;
+    pb.finish_and_clear();
     let cos: Vec<f64> = a
         .iter()
         .zip(&b)

@@ -5,6 +5,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use clap::Args;
 
+use fundus_core::Filter;
 use fundus_models::InputKind;
 
 use crate::context::Context;
@@ -27,6 +28,11 @@ pub struct SearchArgs {
     /// Print hits as JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Only documents whose metadata match, e.g.
+    /// 'manufacturer = "Nordkühl" AND volume_l >= 250' (=, !=, <, <=, >, >=,
+    /// IN (..), EXISTS, AND, OR, NOT, parentheses; a.b for nested fields).
+    #[arg(long, short)]
+    pub filter: Option<String>,
     /// Characters of each hit's text to show.
     #[arg(long, default_value_t = 160)]
     pub snippet: usize,
@@ -36,6 +42,7 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
     if args.query.trim().is_empty() {
         bail!("the query is empty");
     }
+    let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let collection = ctx.data.open(&args.collection)?;
     let built_with = collection.config().model.clone();
     let mut model = ctx.load_model(&built_with.source)?;
@@ -66,7 +73,7 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
     let qv = encoder.embed(&[args.query.as_str()], InputKind::Query)?;
     let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
     let t1 = Instant::now();
-    let hits = collection.search(&qv[0], args.k)?;
+    let hits = collection.search_filtered(&qv[0], args.k, filter.as_ref())?;
     let search_ms = t1.elapsed().as_secs_f64() * 1e3;
 
     if args.json {
