@@ -178,7 +178,7 @@ fn malformed_lines_name_file_and_line_and_can_be_skipped() {
 }
 
 #[test]
-fn appending_uses_the_collections_model_and_refuses_duplicates() {
+fn appending_uses_the_collections_model_and_replaces_existing_ids() {
     let f = Fundus::new();
     let a = write(
         f.data.path(),
@@ -194,17 +194,33 @@ fn appending_uses_the_collections_model_and_refuses_duplicates() {
         .success();
     f.run(&["ingest", "-c", "c", "-i", b.to_str().unwrap()])
         .success();
-    let out = f
-        .run(&["ingest", "-c", "c", "-i", a.to_str().unwrap()])
-        .failure();
-    assert!(
-        out.stderr.contains("duplicate document id \"1\""),
-        "{}",
-        out.stderr
+    // Re-ingesting document 1 with new text replaces it (upsert).
+    let a2 = write(
+        f.data.path(),
+        "a2.jsonl",
+        b"{\"id\": \"1\", \"text\": \"ultra-low freezer at -86 degrees\"}\n",
     );
+    let out = f
+        .run(&["ingest", "-c", "c", "-i", a2.to_str().unwrap()])
+        .success();
+    assert!(out.stdout.contains("1 of them replaced"), "{}", out.stdout);
     let out = f.run(&["collection", "info", "c", "--json"]).success();
     let info: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(info["stats"]["documents"], 2);
+    assert_eq!(info["stats"]["points"], 2);
+    let out = f
+        .run(&["search", "-c", "c", "-k", "1", "--json", "deep freezer -86"])
+        .success();
+    assert!(out.stdout.contains("ultra-low freezer"), "{}", out.stdout);
+
+    let out = f
+        .run(&["collection", "delete-documents", "c", "1", "nope"])
+        .success();
+    assert!(out.stdout.contains("deleted 1 of 2"), "{}", out.stdout);
+    let out = f.run(&["collection", "scroll", "c"]).success();
+    assert_eq!(out.stdout.trim(), "2");
+    let out = f.run(&["collection", "get", "c", "1"]).failure();
+    assert!(out.stderr.contains("no document \"1\""), "{}", out.stderr);
     let out = f
         .run(&[
             "search",
@@ -287,7 +303,7 @@ fn long_documents_are_chunked_with_offsets() {
             "--chunk-size",
             "64",
             "--chunk-overlap",
-            "8",
+            "16",
         ])
         .success();
     assert!(
@@ -298,9 +314,10 @@ fn long_documents_are_chunked_with_offsets() {
     let out = f.run(&["collection", "info", "c", "--json"]).success();
     let info: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(info["stats"]["points"].as_u64().unwrap() > 5, "{info}");
-    let points = std::fs::read_to_string(f.data.path().join("collections/c/points.jsonl")).unwrap();
+    let out = f.run(&["collection", "get", "c", "long"]).success();
     let chars: Vec<char> = body.chars().collect();
-    for line in points.lines() {
+    assert!(out.stdout.lines().count() > 5);
+    for line in out.stdout.lines() {
         let p: serde_json::Value = serde_json::from_str(line).unwrap();
         let (s, e) = (
             p["char_start"].as_u64().unwrap() as usize,
@@ -313,6 +330,11 @@ fn long_documents_are_chunked_with_offsets() {
             "offsets must point at the chunk text"
         );
         assert_eq!(p["doc_id"], "long");
+        assert!(
+            s == 0 || chars[s - 1].is_whitespace(),
+            "chunk starts mid-word: {:?}",
+            p["text"]
+        );
     }
     let out = f
         .run(&[

@@ -71,6 +71,15 @@ impl FlatIndex {
         self.data.truncate(len * self.dim);
     }
 
+    /// Appends a vector that is already prepared for the metric (read back
+    /// from storage) and returns its row number.
+    pub fn add_prepared(&mut self, v: &[f32]) -> Result<u32, IndexError> {
+        validate_vector(v, self.dim)?;
+        let row = self.len() as u32;
+        self.data.extend_from_slice(v);
+        Ok(row)
+    }
+
     /// Appends a vector and returns its row number.
     pub fn add(&mut self, v: &[f32]) -> Result<u32, IndexError> {
         validate_vector(v, self.dim)?;

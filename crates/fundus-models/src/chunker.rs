@@ -55,11 +55,29 @@ impl Chunker {
             return Ok(vec![whole()]);
         }
         let step = self.size - self.overlap;
+        // Two tokens belong to one word when nothing separates them.
+        let joined = |i: usize| i > 0 && i < offsets.len() && offsets[i].0 == offsets[i - 1].1;
         let mut chunks = Vec::new();
         let mut start = 0;
         loop {
-            let end = (start + self.size).min(offsets.len());
-            let byte_start = offsets[start].0;
+            let mut end = (start + self.size).min(offsets.len());
+            // Do not cut a word at either border (a chunk should not start
+            // with "ltemittel"): move the start forward to the next word
+            // and the end back to the last whole word, each by less than
+            // half the overlap, so consecutive chunks still share tokens.
+            let mut first = start;
+            while joined(first) && first - start < self.overlap / 2 && first + 1 < end {
+                first += 1;
+            }
+            if end < offsets.len() {
+                let mut last = end;
+                while joined(last) && end - last < self.overlap / 2 && last > first + 1 {
+                    last -= 1;
+                }
+                end = last;
+            }
+            let start_tok = first;
+            let byte_start = offsets[start_tok].0;
             let byte_end = offsets[end - 1].1;
             let (byte_start, byte_end) = (
                 floor_char_boundary(text, byte_start),
@@ -75,7 +93,7 @@ impl Chunker {
             if end == offsets.len() {
                 break;
             }
-            start += step;
+            start = (start + step).min(end);
         }
         Ok(chunks)
     }

@@ -1,11 +1,20 @@
-//! One collection: vectors, payloads and the manifest that commits them.
+//! One collection: points with payloads and vectors, durable through a
+//! write-ahead log and immutable segments.
+//!
+//! Writes go to the WAL first (`wal.log`, fsynced before a write is
+//! acknowledged), then into memory. When the log grows past
+//! [`FLUSH_BYTES`] (or on [`Collection::flush`]) all live points are written
+//! into a new segment, the manifest is replaced atomically to name it and
+//! the last folded sequence number, and the log is reset. A crash at any
+//! point leaves either the old manifest (the WAL still holds everything) or
+//! the new one (the WAL records at or below `applied_seq` are skipped).
 
-use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
+use serde::{Deserialize, Serialize};
 
 use fundus_core::metric::validate_vector;
 use fundus_core::{Filter, Hit};
@@ -14,46 +23,75 @@ use fundus_index::FlatIndex;
 use crate::error::StoreError;
 use crate::manifest::{sync_dir, CollectionConfig, Manifest, FORMAT_VERSION};
 use crate::point::Point;
+use crate::segment::{self, Segment};
+use crate::wal::{FsyncPolicy, Wal};
 
-const VECTORS_FILE: &str = "vectors.f32";
-const POINTS_FILE: &str = "points.jsonl";
+const WAL_FILE: &str = "wal.log";
+const SEGMENTS_DIR: &str = "segments";
 const LOCK_FILE: &str = "writer.lock";
 
+/// WAL size at which its operations are folded into a segment.
+pub const FLUSH_BYTES: u64 = 64 << 20;
+
+/// What the WAL records. Vectors are stored prepared for the metric, so a
+/// replay reproduces memory bit for bit.
+#[derive(Debug, Serialize, Deserialize)]
+enum Operation {
+    /// Replaces every point of each document id that occurs in `points`.
+    Upsert {
+        points: Vec<Point>,
+        vectors: Vec<Vec<f32>>,
+    },
+    Delete {
+        doc_ids: Vec<String>,
+    },
+}
+
 /// A collection loaded in memory, searchable, and — when opened for
-/// writing — appendable.
+/// writing — updatable.
 pub struct Collection {
     dir: PathBuf,
     manifest: Manifest,
     index: FlatIndex,
+    /// Row → point; rows of replaced or deleted points stay as tombstones
+    /// until the next flush compacts them away.
     points: Vec<Point>,
-    doc_ids: HashSet<String>,
+    deleted: Vec<bool>,
+    live: usize,
+    doc_rows: HashMap<String, Vec<u32>>,
+    /// Sequence number of the last operation applied to memory.
+    last_seq: Option<u64>,
+    /// The log, held only by the writer.
+    wal: Option<Wal>,
     /// Held while the collection is open for writing.
     _lock: Option<File>,
 }
 
 /// Sizes of a collection, for `fundus collection info`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CollectionStats {
     pub points: usize,
     pub documents: usize,
-    pub vector_bytes_on_disk: u64,
-    pub payload_bytes_on_disk: u64,
+    /// Rows of replaced or deleted points awaiting compaction.
+    pub tombstones: usize,
+    pub segments: usize,
+    pub segment_bytes_on_disk: u64,
+    pub wal_bytes_on_disk: u64,
     pub vector_bytes_in_memory: usize,
 }
 
 impl Collection {
     pub(crate) fn create(dir: PathBuf, config: CollectionConfig) -> Result<Self, StoreError> {
         let lock = acquire_lock(&dir, &config.name)?;
-        for f in [VECTORS_FILE, POINTS_FILE] {
-            let p = dir.join(f);
-            File::create(&p).map_err(|e| StoreError::io(&p, e))?;
-        }
+        let segs = dir.join(SEGMENTS_DIR);
+        fs::create_dir_all(&segs).map_err(|e| StoreError::io(&segs, e))?;
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             config,
-            count: 0,
-            documents: 0,
+            segments: Vec::new(),
+            applied_seq: None,
         };
+        let (wal, _) = Wal::open(dir.join(WAL_FILE), FsyncPolicy::Always)?;
         manifest.write(&dir)?;
         let index = FlatIndex::new(manifest.config.dim, manifest.config.metric);
         Ok(Collection {
@@ -61,7 +99,11 @@ impl Collection {
             manifest,
             index,
             points: Vec::new(),
-            doc_ids: HashSet::new(),
+            deleted: Vec::new(),
+            live: 0,
+            doc_rows: HashMap::new(),
+            last_seq: None,
+            wal: Some(wal),
             _lock: Some(lock),
         })
     }
@@ -73,116 +115,189 @@ impl Collection {
         } else {
             None
         };
-        let dim = manifest.config.dim;
-        let count = manifest.count;
-
-        let vpath = dir.join(VECTORS_FILE);
-        let mut data = vec![0f32; count * dim];
-        let mut f = File::open(&vpath).map_err(|e| StoreError::io(&vpath, e))?;
-        let have = f.metadata().map_err(|e| StoreError::io(&vpath, e))?.len();
-        let need = (count * dim * 4) as u64;
-        if have < need {
-            return Err(StoreError::Corrupt {
-                path: vpath,
-                reason: format!(
-                    "{have} bytes, but the manifest commits {count} vectors ({need} bytes)"
-                ),
-            });
-        }
-        f.read_exact(bytemuck_bytes(&mut data))
-            .map_err(|e| StoreError::io(&vpath, e))?;
-        if cfg!(target_endian = "big") {
-            data.iter_mut()
-                .for_each(|x| *x = f32::from_bits(x.to_bits().swap_bytes()));
-        }
-
-        let ppath = dir.join(POINTS_FILE);
-        let reader = BufReader::new(File::open(&ppath).map_err(|e| StoreError::io(&ppath, e))?);
-        let mut points = Vec::with_capacity(count);
-        for (no, line) in reader.lines().take(count).enumerate() {
-            let line = line.map_err(|e| StoreError::io(&ppath, e))?;
-            let p: Point = serde_json::from_str(&line).map_err(|e| StoreError::Corrupt {
-                path: ppath.clone(),
-                reason: format!("line {}: {e}", no + 1),
-            })?;
-            points.push(p);
-        }
-        if points.len() < count {
-            return Err(StoreError::Corrupt {
-                path: ppath,
-                reason: format!("{} points, but the manifest commits {count}", points.len()),
-            });
-        }
+        let (dim, metric) = (manifest.config.dim, manifest.config.metric);
         let mut c = Collection {
-            index: FlatIndex::from_prepared(dim, manifest.config.metric, data)?,
-            doc_ids: points.iter().map(|p| p.doc_id.clone()).collect(),
-            points,
+            index: FlatIndex::new(dim, metric),
+            points: Vec::new(),
+            deleted: Vec::new(),
+            live: 0,
+            doc_rows: HashMap::new(),
+            last_seq: manifest.applied_seq,
+            wal: None,
+            _lock: lock,
             manifest,
             dir,
-            _lock: lock,
         };
-        if write {
-            c.cut_uncommitted_tails(have, need)?;
+        for name in c.manifest.segments.clone() {
+            let seg = segment::read(&c.dir.join(SEGMENTS_DIR).join(&name), dim)?;
+            for (p, v) in seg.points.into_iter().zip(seg.vectors.chunks_exact(dim)) {
+                c.push_row(p, v)?;
+            }
+        }
+        let wal_path = c.dir.join(WAL_FILE);
+        let records = if write {
+            c.remove_orphan_segments()?;
+            let (mut wal, replay) = Wal::open(&wal_path, FsyncPolicy::Always)?;
+            // A log lost or reset before the manifest was written would
+            // restart numbering below what the segments already hold.
+            if let Some(applied) = c.manifest.applied_seq {
+                if wal.next_seq() <= applied {
+                    wal.reset(applied + 1)?;
+                }
+            }
+            c.wal = Some(wal);
+            replay.records
+        } else {
+            Wal::read(&wal_path)?
+        };
+        for r in records {
+            if c.manifest.applied_seq.is_some_and(|a| r.seq <= a) {
+                continue;
+            }
+            let op: Operation =
+                serde_json::from_slice(&r.payload).map_err(|e| StoreError::Corrupt {
+                    path: wal_path.clone(),
+                    reason: format!("record {}: {e}", r.seq),
+                })?;
+            c.apply(op)?;
+            c.last_seq = Some(r.seq);
         }
         Ok(c)
     }
 
-    /// An append that crashed before its commit leaves bytes past the
-    /// manifest's count; cut them so the next append starts clean.
-    fn cut_uncommitted_tails(&mut self, vec_len: u64, vec_need: u64) -> Result<(), StoreError> {
-        if vec_len > vec_need {
-            let p = self.dir.join(VECTORS_FILE);
-            let f = OpenOptions::new()
-                .write(true)
-                .open(&p)
-                .map_err(|e| StoreError::io(&p, e))?;
-            f.set_len(vec_need).map_err(|e| StoreError::io(&p, e))?;
-        }
-        let p = self.dir.join(POINTS_FILE);
-        let committed: u64 = {
-            let reader = BufReader::new(File::open(&p).map_err(|e| StoreError::io(&p, e))?);
-            let mut total = 0u64;
-            for line in reader.split(b'\n').take(self.manifest.count) {
-                total += line.map_err(|e| StoreError::io(&p, e))?.len() as u64 + 1;
+    /// Segment files not named by the manifest are left-overs of a flush
+    /// that crashed before its commit.
+    fn remove_orphan_segments(&self) -> Result<(), StoreError> {
+        let segs = self.dir.join(SEGMENTS_DIR);
+        let keep: HashSet<&str> = self.manifest.segments.iter().map(String::as_str).collect();
+        let entries = fs::read_dir(&segs).map_err(|e| StoreError::io(&segs, e))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !keep.contains(name.as_str()) {
+                fs::remove_file(e.path()).map_err(|err| StoreError::io(e.path(), err))?;
             }
-            total
-        };
-        let len = fs::metadata(&p).map_err(|e| StoreError::io(&p, e))?.len();
-        if len > committed {
-            let f = OpenOptions::new()
-                .write(true)
-                .open(&p)
-                .map_err(|e| StoreError::io(&p, e))?;
-            f.set_len(committed).map_err(|e| StoreError::io(&p, e))?;
         }
         Ok(())
+    }
+
+    fn push_row(&mut self, p: Point, prepared: &[f32]) -> Result<(), StoreError> {
+        let row = self.index.add_prepared(prepared)?;
+        self.doc_rows.entry(p.doc_id.clone()).or_default().push(row);
+        self.points.push(p);
+        self.deleted.push(false);
+        self.live += 1;
+        Ok(())
+    }
+
+    fn remove_doc(&mut self, doc_id: &str) -> bool {
+        match self.doc_rows.remove(doc_id) {
+            Some(rows) => {
+                for r in rows {
+                    self.deleted[r as usize] = true;
+                    self.live -= 1;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn apply(&mut self, op: Operation) -> Result<usize, StoreError> {
+        match op {
+            Operation::Upsert { points, vectors } => {
+                let ids: HashSet<String> = points.iter().map(|p| p.doc_id.clone()).collect();
+                let replaced = ids.iter().filter(|id| self.remove_doc(id)).count();
+                for (p, v) in points.into_iter().zip(&vectors) {
+                    self.push_row(p, v)?;
+                }
+                Ok(replaced)
+            }
+            Operation::Delete { doc_ids } => {
+                Ok(doc_ids.iter().filter(|id| self.remove_doc(id)).count())
+            }
+        }
+    }
+
+    fn writer(&mut self) -> Result<&mut Wal, StoreError> {
+        let (name, path) = (self.manifest.config.name.clone(), self.dir.join(LOCK_FILE));
+        self.wal.as_mut().ok_or(StoreError::Locked { name, path })
+    }
+
+    /// Logs an operation durably, then applies it.
+    fn commit(&mut self, op: Operation) -> Result<usize, StoreError> {
+        let bytes = serde_json::to_vec(&op).map_err(|e| StoreError::Corrupt {
+            path: self.dir.join(WAL_FILE),
+            reason: e.to_string(),
+        })?;
+        let seq = self.writer()?.append(&bytes)?;
+        let n = self.apply(op)?;
+        self.last_seq = Some(seq);
+        if self
+            .wal
+            .as_ref()
+            .is_some_and(|w| w.len_bytes() > FLUSH_BYTES)
+        {
+            self.flush()?;
+        }
+        Ok(n)
     }
 
     pub fn config(&self) -> &CollectionConfig {
         &self.manifest.config
     }
 
+    /// Live points (chunks).
     pub fn len(&self) -> usize {
-        self.manifest.count
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.manifest.count == 0
+        self.live == 0
     }
 
+    /// Live documents.
     pub fn documents(&self) -> usize {
-        self.manifest.documents
+        self.doc_rows.len()
     }
 
     pub fn contains_document(&self, doc_id: &str) -> bool {
-        self.doc_ids.contains(doc_id)
+        self.doc_rows.contains_key(doc_id)
     }
 
-    pub fn points(&self) -> &[Point] {
-        &self.points
+    /// The chunks of one document, in chunk order.
+    pub fn get(&self, doc_id: &str) -> Vec<&Point> {
+        let mut v: Vec<&Point> = self
+            .doc_rows
+            .get(doc_id)
+            .map(|rows| rows.iter().map(|&r| &self.points[r as usize]).collect())
+            .unwrap_or_default();
+        v.sort_by_key(|p| p.chunk);
+        v
     }
 
-    /// The stored (prepared) vector of point `i`.
+    /// Live points with their row numbers, in row order.
+    pub fn points(&self) -> impl Iterator<Item = (usize, &Point)> {
+        self.points
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.deleted[*i])
+    }
+
+    /// Up to `limit` document ids after `after` in id order, for paging
+    /// through a collection.
+    pub fn scroll(&self, after: Option<&str>, limit: usize) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .doc_rows
+            .keys()
+            .map(String::as_str)
+            .filter(|id| after.is_none_or(|a| *id > a))
+            .collect();
+        ids.sort_unstable();
+        ids.truncate(limit);
+        ids
+    }
+
+    /// The stored (prepared) vector of row `i`.
     pub fn vector(&self, i: usize) -> &[f32] {
         self.index.vector(i)
     }
@@ -191,111 +306,102 @@ impl Collection {
         &self.dir
     }
 
-    /// Appends points and their vectors and commits them. When this returns
-    /// `Ok`, the points survive a crash.
-    pub fn append(&mut self, points: &[Point], vectors: &[Vec<f32>]) -> Result<(), StoreError> {
-        if self._lock.is_none() {
-            return Err(StoreError::Locked {
-                name: self.manifest.config.name.clone(),
-                path: self.dir.join(LOCK_FILE),
-            });
-        }
+    /// Inserts points, replacing every existing point of the documents they
+    /// belong to; returns how many documents were replaced. When this
+    /// returns `Ok`, the points survive a crash.
+    pub fn upsert(&mut self, points: &[Point], vectors: &[Vec<f32>]) -> Result<usize, StoreError> {
         if points.len() != vectors.len() {
             return Err(StoreError::LengthMismatch {
                 count: points.len(),
                 vectors: vectors.len(),
             });
         }
-        let dim = self.manifest.config.dim;
+        let (dim, metric) = (self.manifest.config.dim, self.manifest.config.metric);
+        let mut prepared = Vec::with_capacity(vectors.len());
         for v in vectors {
             validate_vector(v, dim)?;
+            let mut v = v.clone();
+            metric.prepare(&mut v);
+            prepared.push(v);
         }
-        let before = self.index.len();
-        let mut prepared = Vec::with_capacity(vectors.len() * dim);
-        for v in vectors {
-            let row = self.index.add(v)?;
-            prepared.extend_from_slice(self.index.vector(row as usize));
-        }
-        let result = self.write_and_commit(points, &prepared);
-        if result.is_err() {
-            // Keep memory equal to what is committed on disk.
-            self.index.truncate(before);
-            return result;
-        }
-        self.doc_ids.extend(points.iter().map(|p| p.doc_id.clone()));
-        self.points.extend_from_slice(points);
-        Ok(())
+        self.commit(Operation::Upsert {
+            points: points.to_vec(),
+            vectors: prepared,
+        })
     }
 
-    fn write_and_commit(&mut self, points: &[Point], prepared: &[f32]) -> Result<(), StoreError> {
-        let vpath = self.dir.join(VECTORS_FILE);
-        let mut vf = OpenOptions::new()
-            .append(true)
-            .open(&vpath)
-            .map_err(|e| StoreError::io(&vpath, e))?;
-        let mut bytes = Vec::with_capacity(prepared.len() * 4);
-        for x in prepared {
-            bytes.extend_from_slice(&x.to_le_bytes());
-        }
-        vf.write_all(&bytes)
-            .and_then(|_| vf.sync_data())
-            .map_err(|e| StoreError::io(&vpath, e))?;
+    /// Deletes documents (all their chunks); returns how many existed.
+    pub fn delete(&mut self, doc_ids: &[&str]) -> Result<usize, StoreError> {
+        self.commit(Operation::Delete {
+            doc_ids: doc_ids.iter().map(|s| s.to_string()).collect(),
+        })
+    }
 
-        let ppath = self.dir.join(POINTS_FILE);
-        let pf = OpenOptions::new()
-            .append(true)
-            .open(&ppath)
-            .map_err(|e| StoreError::io(&ppath, e))?;
-        let mut w = BufWriter::new(pf);
-        for p in points {
-            serde_json::to_writer(&mut w, p).map_err(|e| StoreError::io(&ppath, e.into()))?;
-            w.write_all(b"\n").map_err(|e| StoreError::io(&ppath, e))?;
+    /// Folds everything into one new segment (dropping tombstones), commits
+    /// it in the manifest and resets the WAL.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        let dim = self.manifest.config.dim;
+        let mut seg = Segment {
+            points: Vec::with_capacity(self.live),
+            vectors: Vec::with_capacity(self.live * dim),
+        };
+        for (i, p) in self.points() {
+            seg.points.push(p.clone());
+            seg.vectors.extend_from_slice(self.index.vector(i));
         }
-        let pf = w
-            .into_inner()
-            .map_err(|e| StoreError::io(&ppath, e.into_error()))?;
-        pf.sync_data().map_err(|e| StoreError::io(&ppath, e))?;
-
-        let new_docs = points
-            .iter()
-            .map(|p| p.doc_id.as_str())
-            .filter(|d| !self.doc_ids.contains(*d))
-            .collect::<HashSet<_>>()
-            .len();
-        let mut next = self.manifest.clone();
-        next.count += points.len();
-        next.documents += new_docs;
-        next.write(&self.dir)?;
-        self.manifest = next;
+        let next = self.manifest.segments.len();
+        let name = format!("seg-{:06}-{}.seg", self.last_seq.map_or(0, |s| s + 1), next);
+        let segs = self.dir.join(SEGMENTS_DIR);
+        segment::write(&segs, &name, dim, &seg)?;
+        let old = std::mem::replace(&mut self.manifest.segments, vec![name]);
+        self.manifest.applied_seq = self.last_seq;
+        self.manifest.write(&self.dir)?;
+        let next_seq = self.last_seq.map_or(0, |s| s + 1);
+        self.writer()?.reset(next_seq)?;
+        for o in old {
+            let p = segs.join(&o);
+            fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
+        }
+        // Memory now mirrors the segment: compact the tombstones away.
+        let mut fresh = FlatIndex::new(dim, self.manifest.config.metric);
+        self.doc_rows.clear();
+        for (row, p) in seg.points.iter().enumerate() {
+            fresh.add_prepared(&seg.vectors[row * dim..(row + 1) * dim])?;
+            self.doc_rows
+                .entry(p.doc_id.clone())
+                .or_default()
+                .push(row as u32);
+        }
+        self.index = fresh;
+        self.live = seg.points.len();
+        self.deleted = vec![false; self.live];
+        self.points = seg.points;
         Ok(())
     }
 
     /// The `k` best documents for a query vector. A document scores with its
-    /// best chunk; chunks are fetched in growing rounds until `k` distinct
-    /// documents are found or the collection is exhausted.
+    /// best chunk.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>, StoreError> {
         self.search_filtered(query, k, None)
     }
 
     /// Like [`Collection::search`], among the points whose payload
     /// (`metadata`) satisfies `filter`. The filter is evaluated once per
-    /// point and checked inside the scan.
+    /// point and checked inside the scan; deleted points never score.
     pub fn search_filtered(
         &self,
         query: &[f32],
         k: usize,
         filter: Option<&Filter>,
     ) -> Result<Vec<Hit>, StoreError> {
-        let allowed: Option<Vec<bool>> = filter.map(|f| {
-            self.points
-                .iter()
-                .map(|p| f.matches(p.metadata.as_ref()))
-                .collect()
-        });
-        let allow = |row: u32| allowed.as_ref().is_none_or(|a| a[row as usize]);
-        let n = allowed
-            .as_ref()
-            .map_or(self.index.len(), |a| a.iter().filter(|x| **x).count());
+        let allowed: Vec<bool> = self
+            .points
+            .iter()
+            .zip(&self.deleted)
+            .map(|(p, del)| !del && filter.is_none_or(|f| f.matches(p.metadata.as_ref())))
+            .collect();
+        let n = allowed.iter().filter(|x| **x).count();
+        let allow = |row: u32| allowed[row as usize];
         let mut fetch = (k * 4).max(16).min(n);
         loop {
             let raw = self.index.search_filtered(query, fetch, &allow)?;
@@ -325,12 +431,20 @@ impl Collection {
     }
 
     pub fn stats(&self) -> CollectionStats {
-        let size = |f: &str| fs::metadata(self.dir.join(f)).map(|m| m.len()).unwrap_or(0);
+        let segs = self.dir.join(SEGMENTS_DIR);
+        let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         CollectionStats {
-            points: self.len(),
+            points: self.live,
             documents: self.documents(),
-            vector_bytes_on_disk: size(VECTORS_FILE),
-            payload_bytes_on_disk: size(POINTS_FILE),
+            tombstones: self.points.len() - self.live,
+            segments: self.manifest.segments.len(),
+            segment_bytes_on_disk: self
+                .manifest
+                .segments
+                .iter()
+                .map(|s| size(&segs.join(s)))
+                .sum(),
+            wal_bytes_on_disk: size(&self.dir.join(WAL_FILE)),
             vector_bytes_in_memory: self.index.len() * self.manifest.config.dim * 4,
         }
     }
@@ -347,18 +461,12 @@ fn acquire_lock(dir: &Path, name: &str) -> Result<File, StoreError> {
     Ok(f)
 }
 
-/// Views an `f32` buffer as bytes for a single `read_exact`.
-fn bytemuck_bytes(v: &mut [f32]) -> &mut [u8] {
-    // SAFETY: f32 has no invalid bit patterns and u8 has alignment 1; the
-    // slice covers exactly the same memory.
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{DataDir, ModelInfo};
     use fundus_core::{CoreError, Metric};
+    use std::io::Write;
 
     fn model() -> ModelInfo {
         ModelInfo {
@@ -379,14 +487,17 @@ mod tests {
         }
     }
 
+    fn create(data: &DataDir) -> Collection {
+        data.create(CollectionConfig::new("c", model(), Metric::Cosine))
+            .unwrap()
+    }
+
     #[test]
-    fn append_reopen_and_search_by_best_chunk() {
+    fn upsert_reopen_and_search_by_best_chunk() {
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::new(tmp.path());
-        let mut c = data
-            .create(CollectionConfig::new("c", model(), Metric::Cosine))
-            .unwrap();
-        c.append(
+        let mut c = create(&data);
+        c.upsert(
             &[point("a", 0), point("a", 1), point("b", 0)],
             &[
                 vec![1.0, 0.0, 0.0],
@@ -406,26 +517,148 @@ mod tests {
             "a document appears once, with its best chunk"
         );
         assert_eq!(hits[0].chunk, Some(0));
+        assert_eq!(c.get("a").len(), 2);
+        assert_eq!(c.scroll(None, 10), vec!["a", "b"]);
+        assert_eq!(c.scroll(Some("a"), 10), vec!["b"]);
+    }
+
+    #[test]
+    fn upsert_replaces_and_delete_is_honoured_at_once_and_after_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = create(&data);
+        c.upsert(
+            &[point("a", 0), point("a", 1), point("b", 0)],
+            &[
+                vec![1.0, 0.0, 0.0],
+                vec![0.9, 0.1, 0.0],
+                vec![0.0, 1.0, 0.0],
+            ],
+        )
+        .unwrap();
+        let mut new_a = point("a", 0);
+        new_a.text = "replaced".into();
+        assert_eq!(c.upsert(&[new_a], &[vec![0.0, 0.0, 1.0]]).unwrap(), 1);
+        assert_eq!((c.len(), c.documents()), (2, 2));
+        assert_eq!(c.get("a")[0].text, "replaced");
+        assert_eq!(c.search(&[1.0, 0.0, 0.0], 1).unwrap()[0].id, "b");
+        assert_eq!(c.delete(&["b", "zzz"]).unwrap(), 1);
+        let hits = c.search(&[0.0, 1.0, 0.0], 5).unwrap();
+        assert_eq!(hits.len(), 1, "deleted points never score");
+        assert_eq!(hits[0].id, "a");
+        drop(c);
+        let mut c = data.open_for_write("c").unwrap();
+        assert_eq!((c.len(), c.documents()), (1, 1));
+        c.flush().unwrap();
+        assert_eq!(c.stats().tombstones, 0);
+        assert_eq!(c.stats().segments, 1);
+        c.upsert(&[point("d", 0)], &[vec![0.0, 1.0, 0.0]]).unwrap();
+        drop(c);
+        let c = data.open("c").unwrap();
+        assert_eq!(c.scroll(None, 10), vec!["a", "d"]);
+        assert_eq!(c.get("a")[0].text, "replaced");
+    }
+
+    #[test]
+    fn refuses_wrong_dimension_nan_and_mismatched_lengths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = create(&data);
+        let err = c.upsert(&[point("a", 0)], &[vec![1.0, 0.0]]).unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::Core(CoreError::WrongVectorDimension {
+                expected: 3,
+                received: 2
+            })
+        ));
+        let err = c
+            .upsert(&[point("a", 0)], &[vec![1.0, f32::INFINITY, 0.0]])
+            .unwrap_err();
+        assert!(err.to_string().contains("not finite"), "{err}");
+        let err = c.upsert(&[point("a", 0)], &[]).unwrap_err();
+        assert!(matches!(err, StoreError::LengthMismatch { .. }));
+        assert!(c.is_empty());
+        assert!(c.search(&[1.0, 0.0], 1).is_err());
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_readers_are_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut w = create(&data);
+        assert!(matches!(
+            data.open_for_write("c"),
+            Err(StoreError::Locked { .. })
+        ));
+        w.upsert(&[point("a", 0)], &[vec![1.0, 0.0, 0.0]]).unwrap();
+        let mut r = data.open("c").unwrap();
+        assert_eq!(r.len(), 1, "a reader sees acknowledged writes");
+        assert!(matches!(
+            r.upsert(&[point("b", 0)], &[vec![1.0, 0.0, 0.0]]),
+            Err(StoreError::Locked { .. })
+        ));
+        assert!(matches!(data.delete("c"), Err(StoreError::Locked { .. })));
+    }
+
+    #[test]
+    fn a_torn_wal_tail_is_cut_and_writing_goes_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = create(&data);
+        c.upsert(&[point("a", 0)], &[vec![1.0, 0.0, 0.0]]).unwrap();
+        let dir = c.dir().to_path_buf();
+        drop(c);
+        // A crash in the middle of the next append: half a frame.
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join(WAL_FILE))
+            .unwrap();
+        f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+        drop(f);
+        let c = data.open("c").unwrap();
+        assert_eq!(c.len(), 1, "a reader ignores the torn tail");
+        drop(c);
+        let mut c = data.open_for_write("c").unwrap();
+        c.upsert(&[point("b", 0)], &[vec![0.0, 1.0, 0.0]]).unwrap();
+        drop(c);
+        let c = data.open("c").unwrap();
+        assert_eq!(c.scroll(None, 10), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn a_damaged_segment_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = create(&data);
+        c.upsert(&[point("a", 0)], &[vec![1.0, 0.0, 0.0]]).unwrap();
+        c.flush().unwrap();
+        let seg = c.dir().join(SEGMENTS_DIR).join(&c.manifest.segments[0]);
+        drop(c);
+        let mut bytes = fs::read(&seg).unwrap();
+        bytes[40] ^= 1;
+        fs::write(&seg, bytes).unwrap();
+        let err = data.open("c").err().unwrap().to_string();
+        assert!(err.contains(".seg") && err.contains("checksum"), "{err}");
     }
 
     #[test]
     fn filtered_search_returns_only_matching_points() {
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::new(tmp.path());
-        let mut c = data
-            .create(CollectionConfig::new("c", model(), Metric::Cosine))
-            .unwrap();
+        let mut c = create(&data);
         let mut points = Vec::new();
         let mut vectors = Vec::new();
         for i in 0..50u32 {
             let mut p = point(&format!("d{i}"), 0);
-            p.metadata = Some(
-                serde_json::json!({"volume_l": i * 10, "maker": if i % 2 == 0 { "A" } else { "B" }}),
-            );
+            p.metadata = Some(serde_json::json!({
+                "volume_l": i * 10,
+                "maker": if i % 2 == 0 { "A" } else { "B" }
+            }));
             points.push(p);
             vectors.push(vec![1.0, i as f32 / 50.0, 0.0]);
         }
-        c.append(&points, &vectors).unwrap();
+        c.upsert(&points, &vectors).unwrap();
         let f = Filter::parse(r#"maker = "B" AND volume_l >= 250"#).unwrap();
         let hits = c.search_filtered(&[1.0, 0.0, 0.0], 10, Some(&f)).unwrap();
         assert_eq!(hits.len(), 10, "k matching points exist, k are returned");
@@ -442,101 +675,6 @@ mod tests {
     }
 
     #[test]
-    fn refuses_wrong_dimension_nan_and_mismatched_lengths() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = DataDir::new(tmp.path());
-        let mut c = data
-            .create(CollectionConfig::new("c", model(), Metric::Cosine))
-            .unwrap();
-        let err = c.append(&[point("a", 0)], &[vec![1.0, 0.0]]).unwrap_err();
-        assert!(matches!(
-            err,
-            StoreError::Core(CoreError::WrongVectorDimension {
-                expected: 3,
-                received: 2
-            })
-        ));
-        let err = c
-            .append(&[point("a", 0)], &[vec![1.0, f32::INFINITY, 0.0]])
-            .unwrap_err();
-        assert!(err.to_string().contains("not finite"), "{err}");
-        let err = c.append(&[point("a", 0)], &[]).unwrap_err();
-        assert!(matches!(err, StoreError::LengthMismatch { .. }));
-        assert!(c.is_empty());
-        assert!(c.search(&[1.0, 0.0], 1).is_err());
-    }
-
-    #[test]
-    fn a_second_writer_is_refused_readers_are_not() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = DataDir::new(tmp.path());
-        let _w = data
-            .create(CollectionConfig::new("c", model(), Metric::Cosine))
-            .unwrap();
-        assert!(matches!(
-            data.open_for_write("c"),
-            Err(StoreError::Locked { .. })
-        ));
-        assert!(data.open("c").is_ok());
-        assert!(matches!(data.delete("c"), Err(StoreError::Locked { .. })));
-    }
-
-    #[test]
-    fn uncommitted_tails_are_ignored_and_cut() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = DataDir::new(tmp.path());
-        let mut c = data
-            .create(CollectionConfig::new("c", model(), Metric::Cosine))
-            .unwrap();
-        c.append(&[point("a", 0)], &[vec![1.0, 0.0, 0.0]]).unwrap();
-        let dir = c.dir().to_path_buf();
-        drop(c);
-        // Simulate a crash in the middle of the next append: bytes written,
-        // manifest not replaced.
-        let mut vf = OpenOptions::new()
-            .append(true)
-            .open(dir.join(VECTORS_FILE))
-            .unwrap();
-        vf.write_all(&[1, 2, 3, 4, 5]).unwrap();
-        let mut pf = OpenOptions::new()
-            .append(true)
-            .open(dir.join(POINTS_FILE))
-            .unwrap();
-        pf.write_all(b"{\"doc_id\":\"torn").unwrap();
-
-        let c = data.open("c").unwrap();
-        assert_eq!(c.len(), 1);
-        drop(c);
-        let mut c = data.open_for_write("c").unwrap();
-        c.append(&[point("b", 0)], &[vec![0.0, 1.0, 0.0]]).unwrap();
-        drop(c);
-        let c = data.open("c").unwrap();
-        assert_eq!(c.len(), 2);
-        assert_eq!(c.points()[1].doc_id, "b");
-        assert_eq!(c.search(&[0.0, 1.0, 0.0], 1).unwrap()[0].id, "b");
-    }
-
-    #[test]
-    fn missing_vectors_are_reported_with_the_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = DataDir::new(tmp.path());
-        let mut c = data
-            .create(CollectionConfig::new("c", model(), Metric::Cosine))
-            .unwrap();
-        c.append(&[point("a", 0)], &[vec![1.0, 0.0, 0.0]]).unwrap();
-        let dir = c.dir().to_path_buf();
-        drop(c);
-        OpenOptions::new()
-            .write(true)
-            .open(dir.join(VECTORS_FILE))
-            .unwrap()
-            .set_len(4)
-            .unwrap();
-        let err = data.open("c").err().unwrap();
-        assert!(err.to_string().contains("vectors.f32"), "{err}");
-    }
-
-    #[test]
     fn unknown_and_invalid_names() {
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::new(tmp.path());
@@ -549,8 +687,7 @@ mod tests {
             data.open("../etc"),
             Err(StoreError::InvalidName(_))
         ));
-        data.create(CollectionConfig::new("c", model(), Metric::Cosine))
-            .unwrap();
+        create(&data);
         assert!(matches!(
             data.create(CollectionConfig::new("c", model(), Metric::Cosine)),
             Err(StoreError::AlreadyExists(_))

@@ -5,10 +5,10 @@
 //! remembers the model that produced them so a query embedded with another
 //! model can be refused.
 //!
-//! The format is deliberately simple — an append-only vector file, an
-//! append-only JSONL payload file and an atomically replaced manifest that
-//! says how many points are committed. Anything past the manifest's count
-//! is an interrupted append and is cut on the next open.
+//! Durability comes from a write-ahead log ([`wal`]) that is fsynced before
+//! a write is acknowledged, immutable checksummed segments ([`segment`])
+//! the log is folded into, and a manifest replaced atomically that names
+//! the segments and how far into the log they reach.
 //!
 //! ```
 //! use fundus_core::Metric;
@@ -19,7 +19,7 @@
 //! let model = ModelInfo { name: "toy".into(), source: "toy".into(), sha256: "0".into(), dim: 2, max_seq_length: 8,
 //!     query_prefix: None, passage_prefix: None };
 //! let mut c = data.create(CollectionConfig::new("docs", model, Metric::Cosine)).unwrap();
-//! c.append(&[Point::whole("a", "first")], &[vec![1.0, 0.0]]).unwrap();
+//! c.upsert(&[Point::whole("a", "first")], &[vec![1.0, 0.0]]).unwrap();
 //! let hits = c.search(&[1.0, 0.1], 1).unwrap();
 //! assert_eq!(hits[0].id, "a");
 //! ```
@@ -29,6 +29,7 @@ pub mod data_dir;
 pub mod error;
 pub mod manifest;
 pub mod point;
+pub mod segment;
 pub mod wal;
 
 pub use collection::Collection;

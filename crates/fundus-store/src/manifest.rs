@@ -61,19 +61,23 @@ impl CollectionConfig {
     }
 }
 
-/// The file that commits appends: only points below `count` exist.
+/// The collection's commit record: which segments hold its points and how
+/// far into the write-ahead log they reach. Operations in the WAL past
+/// `applied_seq` are replayed on open.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format_version: u32,
     pub config: CollectionConfig,
-    /// Committed points (chunks).
-    pub count: usize,
-    /// Committed distinct documents.
-    pub documents: usize,
+    /// Segment files in the collection's `segments/` folder.
+    #[serde(default)]
+    pub segments: Vec<String>,
+    /// The last WAL sequence number whose operation the segments contain.
+    #[serde(default)]
+    pub applied_seq: Option<u64>,
 }
 
 pub(crate) const MANIFEST_FILE: &str = "collection.json";
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 impl Manifest {
     pub(crate) fn read(dir: &Path) -> Result<Self, StoreError> {
@@ -87,7 +91,7 @@ impl Manifest {
             return Err(StoreError::Corrupt {
                 path,
                 reason: format!(
-                    "format version {} (this build reads {FORMAT_VERSION})",
+                    "format version {} (this build reads {FORMAT_VERSION}; re-ingest the collection)",
                     m.format_version
                 ),
             });

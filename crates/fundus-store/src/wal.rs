@@ -246,6 +246,23 @@ impl Wal {
         Ok((wal, replay))
     }
 
+    /// Reads the valid records without opening the log for writing and
+    /// without cutting anything: for readers while a writer may be
+    /// appending (a half-written record at the end is simply not there yet).
+    pub fn read(path: impl AsRef<Path>) -> Result<Vec<Record>, WalError> {
+        let path = path.as_ref();
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(path, e)),
+        };
+        let len = file.metadata().map_err(|e| io_err(path, e))?.len();
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(scan(path, &file, len)?.records)
+    }
+
     fn new(
         path: PathBuf,
         file: File,

@@ -72,11 +72,13 @@ pub fn run(ctx: &Context, cmd: AnalyzeCommand) -> Result<()> {
         seed,
     } = cmd;
     let c = ctx.data.open(&collection)?;
-    let n = c.len();
+    // Live rows only: replaced and deleted points are tombstones.
+    let rows: Vec<usize> = c.points().map(|(row, _)| row).collect();
+    let n = rows.len();
     if n < 2 {
         bail!("collection {collection:?} has {n} vectors; similarity needs at least 2");
     }
-    let cosine = |i: usize, j: usize| distance::cosine(c.vector(i), c.vector(j)) as f64;
+    let cosine = |i: usize, j: usize| distance::cosine(c.vector(rows[i]), c.vector(rows[j])) as f64;
 
     // Random pairs, or all of them when there are fewer than asked for.
     let all_pairs = n * (n - 1) / 2;
@@ -100,13 +102,13 @@ pub fn run(ctx: &Context, cmd: AnalyzeCommand) -> Result<()> {
 
     // Nearest neighbour of (a sample of) the vectors.
     let mut index = FlatIndex::new(c.config().dim, fundus_core::Metric::Cosine);
-    for i in 0..n {
-        index.add(c.vector(i))?;
+    for &row in &rows {
+        index.add(c.vector(row))?;
     }
     let step = n.div_ceil(neighbours.max(1));
     let mut nn_sims = Vec::new();
     for i in (0..n).step_by(step) {
-        let hits = index.search(c.vector(i), 2)?;
+        let hits = index.search(c.vector(rows[i]), 2)?;
         if let Some((_, s)) = hits.into_iter().find(|(row, _)| *row as usize != i) {
             nn_sims.push(s as f64);
         }

@@ -16,6 +16,28 @@ pub enum CollectionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print a document's chunks with their payload, one JSON object per line.
+    Get {
+        name: String,
+        /// Document id.
+        id: String,
+    },
+    /// List document ids, in id order.
+    Scroll {
+        name: String,
+        /// Start after this id.
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Delete documents (all their chunks) from a collection.
+    DeleteDocuments {
+        name: String,
+        /// Document ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
     /// Delete a collection and its files.
     Delete { name: String },
 }
@@ -54,14 +76,43 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
             println!("documents    {}", stats.documents);
             println!("chunks       {}", stats.points);
             println!(
-                "disk         vectors {} | payload {}",
-                human(stats.vector_bytes_on_disk),
-                human(stats.payload_bytes_on_disk)
+                "segments     {} ({}) | WAL {}",
+                stats.segments,
+                human(stats.segment_bytes_on_disk),
+                human(stats.wal_bytes_on_disk)
             );
+            if stats.tombstones > 0 {
+                println!(
+                    "tombstones   {} (dropped at the next flush)",
+                    stats.tombstones
+                );
+            }
             println!(
                 "memory       vectors {}",
                 human(stats.vector_bytes_in_memory as u64)
             );
+        }
+        CollectionCommand::Get { name, id } => {
+            let c = ctx.data.open(&name)?;
+            let chunks = c.get(&id);
+            if chunks.is_empty() {
+                anyhow::bail!("collection {name:?} has no document {id:?}");
+            }
+            for p in chunks {
+                println!("{}", serde_json::to_string(p)?);
+            }
+        }
+        CollectionCommand::Scroll { name, after, limit } => {
+            let c = ctx.data.open(&name)?;
+            for id in c.scroll(after.as_deref(), limit) {
+                println!("{id}");
+            }
+        }
+        CollectionCommand::DeleteDocuments { name, ids } => {
+            let mut c = ctx.data.open_for_write(&name)?;
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let n = c.delete(&refs)?;
+            println!("deleted {n} of {} documents from {name:?}", ids.len());
         }
         CollectionCommand::Delete { name } => {
             ctx.data.delete(&name)?;

@@ -54,7 +54,8 @@ pub struct IngestArgs {
     pub batch_size: usize,
     #[command(flatten)]
     pub prefixes: PrefixArgs,
-    /// Skip malformed lines (and duplicate ids) instead of stopping; report how many.
+    /// Skip malformed lines (and ids repeated within the file) instead of stopping;
+    /// report how many. Ids already in the collection are replaced.
     #[arg(long)]
     pub skip_invalid: bool,
 }
@@ -136,14 +137,14 @@ fn ingest_into(
         size: c.size,
         overlap: c.overlap,
     });
-    let reader = JsonlDocuments::open(&args.input)?;
+    let mut reader = JsonlDocuments::open(&args.input)?;
     let pb = progress::bar(total as u64, "ingest", ctx.quiet);
     let mut skipped = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut pending: Vec<Document> = Vec::with_capacity(DOCS_PER_COMMIT);
-    let (mut docs, mut chunks) = (0usize, 0usize);
+    let (mut docs, mut chunks, mut replaced) = (0usize, 0usize, 0usize);
 
-    for item in reader {
+    while let Some(item) = reader.next() {
         let doc = match item {
             Ok(doc) => doc,
             Err(e) if e.is_malformed() && args.skip_invalid => {
@@ -156,10 +157,13 @@ fn ingest_into(
                 return Err(e).context(skip_hint(args));
             }
         };
-        if collection.contains_document(&doc.id) || !seen.insert(doc.id.clone()) {
+        // An id already in the collection is replaced (upsert); the same id
+        // twice in one file is a mistake in the file.
+        if !seen.insert(doc.id.clone()) {
             let msg = format!(
-                "{}: duplicate document id {:?}",
+                "{}:{}: duplicate document id {:?} in this file",
                 args.input.display(),
+                reader.line(),
                 doc.id
             );
             if args.skip_invalid {
@@ -172,18 +176,22 @@ fn ingest_into(
         }
         pending.push(doc);
         if pending.len() == DOCS_PER_COMMIT {
-            chunks += commit(&pending, encoder, chunker.as_ref(), collection)?;
+            let (c, r) = commit(&pending, encoder, chunker.as_ref(), collection)?;
+            (chunks, replaced) = (chunks + c, replaced + r);
             docs += pending.len();
             pb.inc(pending.len() as u64);
             pending.clear();
         }
     }
-    chunks += commit(&pending, encoder, chunker.as_ref(), collection)?;
+    let (c, r) = commit(&pending, encoder, chunker.as_ref(), collection)?;
+    (chunks, replaced) = (chunks + c, replaced + r);
     docs += pending.len();
+    // Fold the log into a segment so the next open reads one file.
+    collection.flush()?;
     pb.finish_and_clear();
 
     println!(
-        "ingested {docs} documents as {chunks} chunks into {:?} ({} documents, {} chunks in total; model {})",
+        "ingested {docs} documents as {chunks} chunks into {:?}, {replaced} of them replaced ({} documents, {} chunks in total; model {})",
         args.collection,
         collection.documents(),
         collection.len(),
@@ -201,16 +209,16 @@ fn ingest_into(
     Ok(())
 }
 
-/// Chunks, embeds and appends one round of documents; returns the number
-/// of chunks committed.
+/// Chunks, embeds and upserts one round of documents; returns the number
+/// of chunks committed and of documents replaced.
 fn commit(
     docs: &[Document],
     encoder: &BiEncoder,
     chunker: Option<&Chunker>,
     collection: &mut Collection,
-) -> Result<usize> {
+) -> Result<(usize, usize)> {
     if docs.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let mut points = Vec::new();
     for doc in docs {
@@ -237,8 +245,8 @@ fn commit(
     }
     let texts: Vec<&str> = points.iter().map(|p| p.text.as_str()).collect();
     let vectors = encoder.embed(&texts, InputKind::Passage)?;
-    collection.append(&points, &vectors)?;
-    Ok(points.len())
+    let replaced = collection.upsert(&points, &vectors)?;
+    Ok((points.len(), replaced))
 }
 
 fn skip_hint(args: &IngestArgs) -> &'static str {

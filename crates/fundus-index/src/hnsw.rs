@@ -1,0 +1,1103 @@
+//! Approximate search: an HNSW graph, built and searched by usearch.
+//!
+//! Exact search ([`FlatIndex`](crate::FlatIndex)) reads every vector; past a
+//! few ten thousand vectors that scan dominates query time. An HNSW graph
+//! reads a few thousand vectors per query instead, for a small loss of
+//! recall that `ef_search` buys back with time.
+//!
+//! The engine is usearch: a header-only C++ core compiled by the `cc` crate
+//! (no system library), SIMD distance kernels chosen at run time, incremental
+//! inserts, immediate removals and a filter predicate that is evaluated
+//! *inside* the graph traversal.
+//!
+//! How the usearch parts are used, and why:
+//!
+//! - **Metrics.** Cosine vectors are normalized with [`Metric::prepare`] (as
+//!   [`FlatIndex`](crate::FlatIndex) does) and compared by inner product, so
+//!   scores equal the flat index's and no norm is recomputed per distance.
+//!   usearch's `IP` distance is `1 - dot`, giving the score `1 - d`; its `L2sq`
+//!   distance is squared, giving `-sqrt(d)`. Scores are "higher is better".
+//! - **`ef_search` per query.** usearch keeps the search beam width in the
+//!   index configuration, a plain field that another thread may be reading.
+//!   But its search widens the beam to `max(expansion, wanted)`, so the index
+//!   keeps the stored expansion at 1 and asks for `max(k, ef)` results, then
+//!   keeps the best `k`: HNSW with `ef = max(k, ef)`, per query, without a
+//!   lock.
+//! - **Search slots.** usearch preallocates one scratch context per thread
+//!   and a search that finds none free fails. [`HnswIndex`] hands the
+//!   contexts out through a small counting semaphore, so any number of
+//!   threads may share one index (`Arc<HnswIndex>`): extra callers wait
+//!   instead of failing.
+//! - **Deletes.** A removed key's node is relabelled with usearch's "free"
+//!   key at once; searches skip it (the user's filter never even sees it) but
+//!   still walk through it, so the graph stays connected. The next insert
+//!   reuses the slot. Memory is not returned until a rebuild.
+//! - **Files.** usearch's format has no checksum, and a file whose bytes
+//!   were flipped (not cut) loads fine and then crashes the process on the
+//!   first search. [`HnswIndex::save`] therefore appends a trailer (magic,
+//!   length, CRC-32) that [`HnswIndex::load`] checks before usearch reads a
+//!   byte; usearch itself ignores the trailer.
+//! - **Scalars.** Vectors are stored as `f32`. usearch can also store `f16`,
+//!   `bf16`, `i8` and `b1` (with its own casting); exposing those is a later
+//!   step that would reuse [`Quantization`](crate::Quantization) as the
+//!   switch.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+
+use fundus_core::metric::validate_vector;
+use fundus_core::Metric;
+
+use crate::error::IndexError;
+
+/// The smallest capacity reserved at once: every growth copies usearch's
+/// slot tables, so the first few doublings are skipped.
+const MIN_CAPACITY: usize = 1024;
+
+/// Upper bound for `m`: above it a node's links outweigh any vector and
+/// inserts crawl; a value that large is a typo in a config, not a choice.
+const MAX_M: usize = 1024;
+
+/// Upper bound for both beam widths. usearch allocates the beam up front, so
+/// an absurd value would be an absurd allocation; past this, exact search is
+/// the better tool.
+const MAX_EF: usize = 1 << 16;
+
+/// usearch marks removed entries with the largest key, so it cannot be used.
+pub const RESERVED_KEY: u64 = u64::MAX;
+
+/// Start of the trailer [`HnswIndex::save`] appends: this magic, then the
+/// length of the usearch bytes before it (u64 LE) and their CRC-32 (u32 LE).
+const TRAILER_MAGIC: &[u8; 8] = b"FNDSHNSW";
+const TRAILER_LEN: u64 = 8 + 8 + 4;
+
+/// Graph parameters of an HNSW index: the per-collection defaults stored in
+/// a collection's configuration. Missing fields take their defaults; unknown
+/// fields are refused so a typo does not silently fall back to a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HnswParams {
+    /// Links per node on the upper layers (twice that on the base layer;
+    /// usearch calls it `connectivity`). More links: better recall on hard
+    /// data, about `8·m` more bytes per vector and slower inserts.
+    pub m: usize,
+    /// Beam width while inserting: wider finds better neighbours for the new
+    /// node (a better graph) at a proportional insert cost.
+    pub ef_construct: usize,
+    /// Default beam width while searching; a query may override it. Never
+    /// below `k` in effect: the beam always holds at least `k` results.
+    pub ef_search: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            m: 16,
+            ef_construct: 128,
+            ef_search: 64,
+        }
+    }
+}
+
+impl HnswParams {
+    /// Checks every parameter's range; errors name the parameter.
+    pub fn validate(&self) -> Result<(), IndexError> {
+        check_range("m", self.m, 2, MAX_M, "2 to 1024 (16 suits most data)")?;
+        check_ef("ef_construct", self.ef_construct)?;
+        check_ef("ef_search", self.ef_search)
+    }
+}
+
+fn check_range(
+    name: &'static str,
+    value: usize,
+    min: usize,
+    max: usize,
+    expected: &'static str,
+) -> Result<(), IndexError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(IndexError::InvalidHnswParameter {
+            name,
+            value,
+            expected,
+        })
+    }
+}
+
+fn check_ef(name: &'static str, value: usize) -> Result<(), IndexError> {
+    check_range(name, value, 1, MAX_EF, "1 to 65536")
+}
+
+/// Approximate nearest-neighbour index over `f32` vectors, keyed by `u64`.
+///
+/// Mutations take `&mut self`, searches `&self`; the index is `Send + Sync`,
+/// so readers share it behind an `Arc` (and a lock for the writer).
+pub struct HnswIndex {
+    dim: usize,
+    metric: Metric,
+    params: HnswParams,
+    /// Scratch contexts reserved in usearch (one per concurrent operation).
+    threads: usize,
+    slots: Slots,
+    inner: Index,
+}
+
+impl fmt::Debug for HnswIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HnswIndex")
+            .field("dim", &self.dim)
+            .field("metric", &self.metric)
+            .field("params", &self.params)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl HnswIndex {
+    /// An empty index for `dim`-dimensional vectors compared by `metric`.
+    pub fn new(dim: usize, metric: Metric, params: HnswParams) -> Result<Self, IndexError> {
+        params.validate()?;
+        check_range("dim", dim, 1, usize::MAX, "at least 1")?;
+        let options = IndexOptions {
+            dimensions: dim,
+            metric: metric_kind(metric),
+            quantization: ScalarKind::F32,
+            connectivity: params.m,
+            expansion_add: params.ef_construct,
+            // The beam comes from the number of results asked for; see the
+            // module documentation.
+            expansion_search: 1,
+            multi: false,
+        };
+        let inner = Index::new(&options).map_err(hnsw_error)?;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .max(rayon::current_num_threads());
+        Ok(HnswIndex {
+            dim,
+            metric,
+            params,
+            threads,
+            slots: Slots::new(threads),
+            inner,
+        })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    pub fn params(&self) -> HnswParams {
+        self.params
+    }
+
+    /// Changes the `ef_search` used by queries that do not set their own.
+    pub fn set_ef_search(&mut self, ef_search: usize) -> Result<(), IndexError> {
+        check_ef("ef_search", ef_search)?;
+        self.params.ef_search = ef_search;
+        Ok(())
+    }
+
+    /// Number of live (not removed) vectors.
+    pub fn len(&self) -> usize {
+        self.inner.size()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, key: u64) -> bool {
+        self.inner.contains(key)
+    }
+
+    /// Bytes held by the graph and the vectors, reserved slack included.
+    pub fn memory_usage(&self) -> usize {
+        self.inner.memory_usage()
+    }
+
+    /// Inserts `vector` under `key` into the live graph (no rebuild). An
+    /// existing `key` is replaced: its old vector is removed first.
+    pub fn add(&mut self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
+        check_key(key)?;
+        validate_vector(vector, self.dim)?;
+        let v = prepare(self.metric, vector);
+        self.inner.remove(key).map_err(hnsw_error)?;
+        self.reserve(1)?;
+        self.inner.add(key, &v).map_err(hnsw_error)
+    }
+
+    /// Inserts many row-major vectors at once, in parallel. Same result as
+    /// calling [`HnswIndex::add`] row by row (a key given twice keeps its
+    /// last vector), except that the graph depends on thread timing.
+    ///
+    /// Every key and vector is checked before anything is inserted; an error
+    /// from usearch itself (out of memory) may leave part of the batch in.
+    pub fn add_batch(&mut self, keys: &[u64], vectors: &[f32]) -> Result<(), IndexError> {
+        let dim = self.dim;
+        if keys.len().checked_mul(dim) != Some(vectors.len()) {
+            return Err(IndexError::KeyCountMismatch {
+                keys: keys.len(),
+                floats: vectors.len(),
+                dim,
+            });
+        }
+        let mut last = HashMap::with_capacity(keys.len());
+        for (row, (&key, vector)) in keys.iter().zip(vectors.chunks_exact(dim)).enumerate() {
+            check_key(key)?;
+            validate_vector(vector, dim)?;
+            last.insert(key, row);
+        }
+        for &key in last.keys() {
+            self.inner.remove(key).map_err(hnsw_error)?;
+        }
+        self.reserve(last.len())?;
+        let (inner, slots, metric) = (&self.inner, &self.slots, self.metric);
+        keys.par_iter()
+            .enumerate()
+            .filter(|(row, key)| last.get(*key) == Some(row))
+            .try_for_each(|(row, &key)| {
+                let v = prepare(metric, &vectors[row * dim..(row + 1) * dim]);
+                let _slot = slots.acquire();
+                inner.add(key, &v).map_err(hnsw_error)
+            })
+    }
+
+    /// Removes `key` and reports whether it was there. Honoured at once: no
+    /// later search returns it.
+    pub fn remove(&mut self, key: u64) -> Result<bool, IndexError> {
+        Ok(self.inner.remove(key).map_err(hnsw_error)? > 0)
+    }
+
+    /// The (about) `k` nearest keys to `query`, best first, as
+    /// `(key, score)`. `ef_search` overrides the index default for this
+    /// query.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef_search: Option<usize>,
+    ) -> Result<Vec<(u64, f32)>, IndexError> {
+        self.search_inner(query, k, ef_search, None)
+    }
+
+    /// Like [`HnswIndex::search`], among the keys `allow` accepts. The
+    /// predicate runs inside the graph traversal: rejected nodes are walked
+    /// through but never enter the results, so the beam fills with allowed
+    /// keys only and a selective filter does not starve the result list as
+    /// post-filtering a short list would. `allow` must not panic (it is
+    /// called from C++; a panic aborts the process).
+    ///
+    /// The traversal continues until the beam holds `max(k, ef)` allowed
+    /// keys; when fewer than that pass the filter it walks the whole graph,
+    /// and an exact scan over the allowed keys is the cheaper choice.
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef_search: Option<usize>,
+        allow: &dyn Fn(u64) -> bool,
+    ) -> Result<Vec<(u64, f32)>, IndexError> {
+        self.search_inner(query, k, ef_search, Some(allow))
+    }
+
+    fn search_inner(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef_search: Option<usize>,
+        allow: Option<&dyn Fn(u64) -> bool>,
+    ) -> Result<Vec<(u64, f32)>, IndexError> {
+        validate_vector(query, self.dim)?;
+        let ef = match ef_search {
+            Some(ef) => {
+                check_ef("ef_search", ef)?;
+                ef
+            }
+            None => self.params.ef_search,
+        };
+        let live = self.len();
+        if k == 0 || live == 0 {
+            return Ok(Vec::new());
+        }
+        // usearch allocates room for every wanted result up front.
+        let wanted = k.max(ef).min(live);
+        let q = prepare(self.metric, query);
+        let matches = {
+            let _slot = self.slots.acquire();
+            match allow {
+                None => self.inner.search(&q, wanted),
+                Some(allow) => self.inner.filtered_search(&q, wanted, allow),
+            }
+            .map_err(hnsw_error)?
+        };
+        let metric = self.metric;
+        Ok(matches
+            .keys
+            .iter()
+            .zip(&matches.distances)
+            .take(k)
+            .map(|(&key, &d)| (key, score(metric, d)))
+            .collect())
+    }
+
+    /// Writes the index to `path` (usearch's format plus a checksum
+    /// trailer), through a temporary sibling file that is synced and renamed
+    /// over `path`, so a crash leaves the old file or the new one. Syncing
+    /// the directory is the caller's part of the commit.
+    pub fn save(&self, path: &Path) -> Result<(), IndexError> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        self.inner
+            .save(utf8(&tmp)?)
+            .map_err(|e| file_error(&tmp, e))?;
+        append_trailer(&tmp).map_err(|e| file_error(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+    }
+
+    /// Reads an index written by [`HnswIndex::save`]. `dim` and `metric` are
+    /// what the caller's configuration says and are checked against the
+    /// file. The graph keeps the `m` it was built with (reflected in
+    /// [`HnswIndex::params`]); the beam widths come from `params`.
+    ///
+    /// A later step can map the file instead of reading it (usearch's
+    /// `view`), which makes opening instant but the index read-only.
+    pub fn load(
+        path: &Path,
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+    ) -> Result<Self, IndexError> {
+        let mut index = HnswIndex::new(dim, metric, params)?;
+        let p = utf8(path)?;
+        if !path.is_file() {
+            return Err(file_error(path, "no such file"));
+        }
+        check_trailer(path)?;
+        let meta = Index::metadata(p).map_err(|e| file_error(path, e))?;
+        if meta.dimensions != dim as u64 {
+            return Err(file_error(
+                path,
+                format!(
+                    "holds {}-dimensional vectors, expected {dim}",
+                    meta.dimensions
+                ),
+            ));
+        }
+        if meta.metric != metric_kind(metric) {
+            return Err(file_error(
+                path,
+                format!(
+                    "was built for usearch metric {:?}, but {metric} needs {:?}",
+                    meta.metric,
+                    metric_kind(metric)
+                ),
+            ));
+        }
+        if meta.quantization != ScalarKind::F32 || meta.multi {
+            return Err(file_error(
+                path,
+                format!(
+                    "stores {:?} scalars (multi = {}); expected f32 with one vector per key",
+                    meta.quantization, meta.multi
+                ),
+            ));
+        }
+        index.inner.load(p).map_err(|e| file_error(path, e))?;
+        index.inner.change_expansion_search(1);
+        index.inner.change_expansion_add(params.ef_construct);
+        index.params.m = index.inner.connectivity();
+        // Loading sizes the index to its contents and its own thread count;
+        // make sure every search slot has a context.
+        let capacity = index.inner.capacity().max(MIN_CAPACITY);
+        index
+            .inner
+            .reserve_capacity_and_threads(capacity, index.threads)
+            .map_err(hnsw_error)?;
+        Ok(index)
+    }
+
+    /// Makes room for `extra` more vectors, doubling the capacity when it
+    /// runs out so that `n` single inserts cost `O(log n)` regrowths.
+    fn reserve(&mut self, extra: usize) -> Result<(), IndexError> {
+        // Counting live vectors only is enough: inserts reuse the slots of
+        // removed ones before taking new ones.
+        let needed = self.inner.size().saturating_add(extra);
+        let capacity = self.inner.capacity();
+        if needed <= capacity {
+            return Ok(());
+        }
+        let grown = needed.max(capacity.saturating_mul(2)).max(MIN_CAPACITY);
+        self.inner
+            .reserve_capacity_and_threads(grown, self.threads)
+            .map_err(hnsw_error)
+    }
+}
+
+fn metric_kind(metric: Metric) -> MetricKind {
+    match metric {
+        Metric::Cosine | Metric::Dot => MetricKind::IP,
+        Metric::Euclidean => MetricKind::L2sq,
+    }
+}
+
+/// usearch distance to a Fundus score (higher is better).
+fn score(metric: Metric, distance: f32) -> f32 {
+    match metric {
+        Metric::Cosine | Metric::Dot => 1.0 - distance,
+        Metric::Euclidean => -distance.max(0.0).sqrt(),
+    }
+}
+
+fn prepare(metric: Metric, v: &[f32]) -> Cow<'_, [f32]> {
+    if metric == Metric::Cosine {
+        let mut owned = v.to_vec();
+        metric.prepare(&mut owned);
+        Cow::Owned(owned)
+    } else {
+        Cow::Borrowed(v)
+    }
+}
+
+fn check_key(key: u64) -> Result<(), IndexError> {
+    if key == RESERVED_KEY {
+        Err(IndexError::ReservedKey(key))
+    } else {
+        Ok(())
+    }
+}
+
+fn hnsw_error(e: impl fmt::Display) -> IndexError {
+    IndexError::Hnsw(e.to_string())
+}
+
+fn file_error(path: &Path, e: impl fmt::Display) -> IndexError {
+    IndexError::HnswFile {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Appends the checksum trailer to a file usearch just wrote, and syncs it.
+fn append_trailer(path: &Path) -> io::Result<()> {
+    let mut file = OpenOptions::new().read(true).append(true).open(path)?;
+    let len = file.metadata()?.len();
+    let crc = crc_of(&mut file, len)?;
+    let mut trailer = Vec::with_capacity(TRAILER_LEN as usize);
+    trailer.extend_from_slice(TRAILER_MAGIC);
+    trailer.extend_from_slice(&len.to_le_bytes());
+    trailer.extend_from_slice(&crc.to_le_bytes());
+    file.write_all(&trailer)?;
+    file.sync_all()
+}
+
+/// Refuses a file without an intact trailer, before usearch reads it.
+fn check_trailer(path: &Path) -> Result<(), IndexError> {
+    let corrupt = |what: &str| file_error(path, what);
+    let mut file = File::open(path).map_err(|e| file_error(path, e))?;
+    let total = file.metadata().map_err(|e| file_error(path, e))?.len();
+    if total < TRAILER_LEN {
+        return Err(corrupt("too short to be an HNSW index file"));
+    }
+    let mut trailer = [0u8; TRAILER_LEN as usize];
+    file.seek(SeekFrom::Start(total - TRAILER_LEN))
+        .and_then(|_| file.read_exact(&mut trailer))
+        .map_err(|e| file_error(path, e))?;
+    let (magic, rest) = trailer.split_at(8);
+    let (len, crc) = rest.split_at(8);
+    let len = u64::from_le_bytes(len.try_into().unwrap_or_default());
+    let crc = u32::from_le_bytes(crc.try_into().unwrap_or_default());
+    if magic != TRAILER_MAGIC {
+        return Err(corrupt(
+            "no checksum trailer: not written by Fundus, or cut short",
+        ));
+    }
+    if len != total - TRAILER_LEN {
+        return Err(corrupt("length in the trailer does not match the file"));
+    }
+    if crc_of(&mut file, len).map_err(|e| file_error(path, e))? != crc {
+        return Err(corrupt("checksum mismatch: the file is corrupted"));
+    }
+    Ok(())
+}
+
+/// CRC-32 of the first `len` bytes of `file`, read in 1 MiB steps.
+fn crc_of(file: &mut File, len: u64) -> io::Result<u32> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file.take(len));
+    let mut hasher = crc32fast::Hasher::new();
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        hasher.update(buf);
+        let n = buf.len();
+        reader.consume(n);
+    }
+    Ok(hasher.finalize())
+}
+
+/// usearch takes paths as UTF-8 strings.
+fn utf8(path: &Path) -> Result<&str, IndexError> {
+    path.to_str()
+        .ok_or_else(|| file_error(path, "path is not valid UTF-8 (usearch needs UTF-8 paths)"))
+}
+
+/// A counting semaphore over usearch's per-thread scratch contexts.
+struct Slots {
+    free: Mutex<usize>,
+    released: Condvar,
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Slots {
+    fn new(count: usize) -> Self {
+        Slots {
+            free: Mutex::new(count),
+            released: Condvar::new(),
+        }
+    }
+
+    /// The guarded section only does integer arithmetic, so a poisoned lock
+    /// still holds a correct count.
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn acquire(&self) -> SlotGuard<'_> {
+        let mut free = self.lock();
+        while *free == 0 {
+            free = self
+                .released
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.lock() += 1;
+        self.0.released.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FlatIndex;
+    use fundus_core::CoreError;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    const DIM: usize = 32;
+    const N: usize = 3000;
+    const QUERIES: usize = 100;
+    /// Noise around each cluster centre (the centres themselves are unit
+    /// normal): wide enough that clusters overlap and a narrow beam visibly
+    /// loses recall, so the recall assertions measure something.
+    const SPREAD: f32 = 2.5;
+
+    /// Deterministic xorshift64 generator (no `rand` dependency).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next_u64(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        /// Roughly standard normal: a centred sum of four uniforms.
+        fn gaussian(&mut self) -> f32 {
+            let s: f32 = (0..4)
+                .map(|_| (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+                .sum();
+            (s - 2.0) * 3.0f32.sqrt()
+        }
+    }
+
+    /// `n` points around 40 overlapping cluster centres, plus `QUERIES`
+    /// queries drawn from the same distribution.
+    fn clustered(seed: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let centres: Vec<f32> = (0..40 * DIM).map(|_| rng.gaussian()).collect();
+        let mut draw = |count: usize| -> Vec<f32> {
+            let mut out = Vec::with_capacity(count * DIM);
+            for _ in 0..count {
+                let c = (rng.next_u64() % 40) as usize;
+                let centre = &centres[c * DIM..(c + 1) * DIM];
+                out.extend(centre.iter().map(|x| x + SPREAD * rng.gaussian()));
+            }
+            out
+        };
+        let data = draw(n);
+        let queries = draw(QUERIES);
+        (data, queries)
+    }
+
+    /// Keys are not row numbers, to catch any confusion of the two.
+    fn key(row: usize) -> u64 {
+        row as u64 * 7 + 1_000_003
+    }
+
+    fn build(metric: Metric, data: &[f32]) -> (HnswIndex, FlatIndex) {
+        let mut hnsw = HnswIndex::new(DIM, metric, HnswParams::default()).unwrap();
+        let mut flat = FlatIndex::new(DIM, metric);
+        for (row, v) in data.chunks_exact(DIM).enumerate() {
+            hnsw.add(key(row), v).unwrap();
+            flat.add(v).unwrap();
+        }
+        (hnsw, flat)
+    }
+
+    /// Mean fraction of the exact top `k` that `approx` found.
+    fn recall(exact: &[Vec<u64>], approx: &[Vec<u64>], k: usize) -> f64 {
+        let mut found = 0usize;
+        let mut total = 0usize;
+        for (e, a) in exact.iter().zip(approx) {
+            let a: HashSet<u64> = a.iter().copied().collect();
+            found += e.iter().take(k).filter(|x| a.contains(x)).count();
+            total += e.len().min(k);
+        }
+        found as f64 / total.max(1) as f64
+    }
+
+    fn exact_keys(
+        flat: &FlatIndex,
+        queries: &[f32],
+        k: usize,
+        allow: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Vec<Vec<u64>> {
+        queries
+            .chunks_exact(DIM)
+            .map(|q| {
+                let hits = flat.search_filtered(q, k, allow).unwrap();
+                hits.iter().map(|&(row, _)| key(row as usize)).collect()
+            })
+            .collect()
+    }
+
+    fn hnsw_keys(hnsw: &HnswIndex, queries: &[f32], k: usize, ef: Option<usize>) -> Vec<Vec<u64>> {
+        queries
+            .chunks_exact(DIM)
+            .map(|q| {
+                let hits = hnsw.search(q, k, ef).unwrap();
+                hits.iter().map(|&(key, _)| key).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hnsw_recall_at_10_matches_exact_search_for_every_metric() {
+        let (data, queries) = clustered(1, N);
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+            let (hnsw, flat) = build(metric, &data);
+            assert_eq!(hnsw.len(), N);
+            let exact = exact_keys(&flat, &queries, 10, &|_| true);
+            let approx = hnsw_keys(&hnsw, &queries, 10, None);
+            let r = recall(&exact, &approx, 10);
+            eprintln!("hnsw {metric}: recall@10 = {r:.4} (defaults, n = {N}, dim = {DIM})");
+            assert!(r >= 0.95, "{metric}: recall@10 = {r}");
+            assert!(approx.iter().all(|a| a.len() == 10));
+        }
+    }
+
+    #[test]
+    fn hnsw_scores_equal_exact_scores() {
+        let (data, queries) = clustered(2, 500);
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+            let (hnsw, flat) = build(metric, &data);
+            let rows: HashMap<u64, u32> = (0..500).map(|r| (key(r), r as u32)).collect();
+            let mut q = queries[..DIM].to_vec();
+            metric.prepare(&mut q);
+            for (key, s) in hnsw.search(&queries[..DIM], 10, None).unwrap() {
+                let expected = metric.score(&q, flat.vector(rows[&key] as usize));
+                assert!(
+                    (s - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+                    "{metric}: {s} vs {expected}"
+                );
+            }
+            let hits = hnsw.search(&queries[..DIM], 10, None).unwrap();
+            assert!(hits.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+        }
+    }
+
+    #[test]
+    fn hnsw_wider_ef_search_does_not_reduce_recall() {
+        let (data, queries) = clustered(3, N);
+        let (hnsw, flat) = build(Metric::Cosine, &data);
+        let exact = exact_keys(&flat, &queries, 10, &|_| true);
+        let mut last = 0.0;
+        for ef in [1, 10, 32, 64, 256] {
+            let approx = hnsw_keys(&hnsw, &queries, 10, Some(ef));
+            assert!(
+                approx.iter().all(|a| a.len() == 10),
+                "k results even when ef < k"
+            );
+            let r = recall(&exact, &approx, 10);
+            eprintln!("hnsw cosine: ef_search = {ef}: recall@10 = {r:.4}");
+            assert!(r >= last, "ef {ef}: recall {r} fell below {last}");
+            last = r;
+        }
+        assert!(last >= 0.99, "ef 256: recall@10 = {last}");
+        assert!(matches!(
+            hnsw.search(&queries[..DIM], 10, Some(0)),
+            Err(IndexError::InvalidHnswParameter {
+                name: "ef_search",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn hnsw_removed_keys_never_come_back() {
+        let (data, queries) = clustered(4, N);
+        let (mut hnsw, flat) = build(Metric::Cosine, &data);
+        let removed = |row: u32| row.is_multiple_of(3);
+        for row in (0..N).filter(|&r| removed(r as u32)) {
+            assert!(hnsw.remove(key(row)).unwrap());
+            assert!(!hnsw.remove(key(row)).unwrap(), "second removal is a no-op");
+        }
+        assert_eq!(hnsw.len(), N - N.div_ceil(3));
+        assert!(!hnsw.contains(key(0)));
+        let gone: HashSet<u64> = (0..N).filter(|&r| removed(r as u32)).map(key).collect();
+        let approx = hnsw_keys(&hnsw, &queries, 50, None);
+        assert!(approx.iter().flatten().all(|k| !gone.contains(k)));
+        // A removed vector queried with itself must not find itself.
+        let hits = hnsw.search(&data[..DIM], 5, None).unwrap();
+        assert!(hits.iter().all(|h| h.0 != key(0)));
+        // The survivors are still found well.
+        let exact = exact_keys(&flat, &queries, 10, &|row| !removed(row));
+        let r = recall(&exact, &hnsw_keys(&hnsw, &queries, 10, None), 10);
+        eprintln!("hnsw cosine after removing a third: recall@10 = {r:.4}");
+        assert!(r >= 0.95, "recall after removals = {r}");
+        // Re-adding a removed key brings it back (into a reused slot).
+        hnsw.add(key(0), &data[..DIM]).unwrap();
+        assert_eq!(hnsw.search(&data[..DIM], 1, None).unwrap()[0].0, key(0));
+    }
+
+    #[test]
+    fn hnsw_add_replaces_an_existing_key() {
+        let mut hnsw = HnswIndex::new(3, Metric::Cosine, HnswParams::default()).unwrap();
+        hnsw.add(5, &[1.0, 0.0, 0.0]).unwrap();
+        hnsw.add(6, &[0.0, 1.0, 0.0]).unwrap();
+        hnsw.add(5, &[0.0, 0.0, 1.0]).unwrap();
+        assert_eq!(hnsw.len(), 2);
+        let hits = hnsw.search(&[0.0, 0.0, 2.0], 1, None).unwrap();
+        assert_eq!(hits[0].0, 5);
+        assert!((hits[0].1 - 1.0).abs() < 1e-5);
+        let hits = hnsw.search(&[1.0, 0.0, 0.0], 2, None).unwrap();
+        assert!(hits.iter().all(|h| h.1 < 0.5), "old vector gone: {hits:?}");
+    }
+
+    #[test]
+    fn hnsw_filtered_search_applies_the_filter_inside_the_graph() {
+        let (data, queries) = clustered(5, N);
+        let (hnsw, flat) = build(Metric::Cosine, &data);
+        let allowed = |row: u32| row % 10 == 3;
+        let keys_allowed: HashSet<u64> = (0..N).filter(|&r| allowed(r as u32)).map(key).collect();
+        let allow = |k: u64| keys_allowed.contains(&k);
+        let exact = exact_keys(&flat, &queries, 10, &allowed);
+        let approx: Vec<Vec<u64>> = queries
+            .chunks_exact(DIM)
+            .map(|q| {
+                let hits = hnsw.search_filtered(q, 10, None, &allow).unwrap();
+                assert_eq!(hits.len(), 10);
+                hits.iter().map(|h| h.0).collect()
+            })
+            .collect();
+        assert!(approx.iter().flatten().all(|k| keys_allowed.contains(k)));
+        let r = recall(&exact, &approx, 10);
+        eprintln!("hnsw cosine filtered (10% allowed): recall@10 = {r:.4}");
+        assert!(r >= 0.95, "filtered recall@10 = {r}");
+        // What post-filtering a short list would give instead.
+        let post: Vec<Vec<u64>> = queries
+            .chunks_exact(DIM)
+            .map(|q| {
+                let hits = hnsw.search(q, 64, None).unwrap();
+                hits.iter()
+                    .map(|h| h.0)
+                    .filter(|&k| allow(k))
+                    .take(10)
+                    .collect()
+            })
+            .collect();
+        let post = recall(&exact, &post, 10);
+        eprintln!("hnsw cosine post-filtering the top 64 (10% allowed): recall@10 = {post:.4}");
+        assert!(post < r);
+
+        // 1%: still k allowed results, exactly those an exact search finds.
+        let rare: HashSet<u64> = (0..N).step_by(100).map(key).collect();
+        let exact = exact_keys(&flat, &queries, 10, &|row| row % 100 == 0);
+        let approx: Vec<Vec<u64>> = queries
+            .chunks_exact(DIM)
+            .map(|q| {
+                let hits = hnsw
+                    .search_filtered(q, 10, None, &|k| rare.contains(&k))
+                    .unwrap();
+                hits.iter().map(|h| h.0).collect()
+            })
+            .collect();
+        assert!(approx.iter().all(|a| a.len() == 10));
+        let r = recall(&exact, &approx, 10);
+        eprintln!("hnsw cosine filtered (1% allowed): recall@10 = {r:.4}");
+        assert!(r >= 0.95, "1% filtered recall@10 = {r}");
+
+        let none = hnsw
+            .search_filtered(&queries[..DIM], 10, None, &|_| false)
+            .unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn hnsw_save_and_load_round_trip() {
+        let (data, queries) = clustered(6, 1000);
+        let (mut hnsw, _) = build(Metric::Euclidean, &data);
+        hnsw.remove(key(1)).unwrap();
+        let params = HnswParams {
+            m: 12,
+            ef_construct: 64,
+            ef_search: 40,
+        };
+        let mut small = HnswIndex::new(DIM, Metric::Euclidean, params).unwrap();
+        for (row, v) in data.chunks_exact(DIM).enumerate() {
+            small.add(key(row), v).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vectors.usearch");
+        hnsw.save(&path).unwrap();
+        assert!(!dir.path().join("vectors.usearch.tmp").exists());
+
+        let loaded = HnswIndex::load(&path, DIM, Metric::Euclidean, HnswParams::default()).unwrap();
+        assert_eq!(loaded.len(), hnsw.len());
+        assert!(!loaded.contains(key(1)), "removals are saved");
+        for q in queries.chunks_exact(DIM) {
+            assert_eq!(
+                loaded.search(q, 10, None).unwrap(),
+                hnsw.search(q, 10, None).unwrap()
+            );
+        }
+        // A loaded index keeps growing incrementally.
+        let mut loaded = loaded;
+        loaded.add(key(5000), &queries[..DIM]).unwrap();
+        assert_eq!(
+            loaded.search(&queries[..DIM], 1, None).unwrap()[0].0,
+            key(5000)
+        );
+
+        // The graph keeps the m it was built with.
+        small.save(&path).unwrap();
+        let reloaded =
+            HnswIndex::load(&path, DIM, Metric::Euclidean, HnswParams::default()).unwrap();
+        assert_eq!(reloaded.params().m, 12);
+        assert_eq!(reloaded.params().ef_search, 64);
+
+        // Mismatches and missing or broken files name the path.
+        let wrong_dim = HnswIndex::load(&path, DIM + 1, Metric::Euclidean, params);
+        assert!(matches!(&wrong_dim, Err(IndexError::HnswFile { path: p, .. }) if p == &path));
+        assert!(wrong_dim
+            .unwrap_err()
+            .to_string()
+            .contains("32-dimensional"));
+        assert!(matches!(
+            HnswIndex::load(&path, DIM, Metric::Cosine, params),
+            Err(IndexError::HnswFile { .. })
+        ));
+        let missing = dir.path().join("missing.usearch");
+        let err = HnswIndex::load(&missing, DIM, Metric::Cosine, params).unwrap_err();
+        assert!(err.to_string().contains("missing.usearch"), "{err}");
+        // A flipped byte (usearch alone would load it and crash on search)
+        // and a cut file are caught by the trailer.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = HnswIndex::load(&path, DIM, Metric::Euclidean, params).unwrap_err();
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        std::fs::write(&path, &bytes[..middle]).unwrap();
+        let err = HnswIndex::load(&path, DIM, Metric::Euclidean, params).unwrap_err();
+        assert!(err.to_string().contains("trailer"), "{err}");
+        let garbage = dir.path().join("garbage.usearch");
+        std::fs::write(&garbage, b"this is not an index").unwrap();
+        let err = HnswIndex::load(&garbage, DIM, Metric::Cosine, params).unwrap_err();
+        assert!(err.to_string().contains("garbage.usearch"), "{err}");
+    }
+
+    #[test]
+    fn hnsw_empty_index_saves_loads_and_searches_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.usearch");
+        let mut hnsw = HnswIndex::new(4, Metric::Cosine, HnswParams::default()).unwrap();
+        assert!(hnsw
+            .search(&[1.0, 0.0, 0.0, 0.0], 10, None)
+            .unwrap()
+            .is_empty());
+        hnsw.save(&path).unwrap();
+        let loaded = HnswIndex::load(&path, 4, Metric::Cosine, HnswParams::default()).unwrap();
+        assert!(loaded.is_empty());
+        assert!(loaded
+            .search(&[1.0, 0.0, 0.0, 0.0], 10, None)
+            .unwrap()
+            .is_empty());
+        hnsw.add(1, &[1.0, 0.0, 0.0, 0.0]).unwrap();
+        assert!(hnsw
+            .search(&[1.0, 0.0, 0.0, 0.0], 0, None)
+            .unwrap()
+            .is_empty());
+        hnsw.remove(1).unwrap();
+        assert!(hnsw
+            .search(&[1.0, 0.0, 0.0, 0.0], 10, None)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn hnsw_bad_input_is_refused_before_usearch() {
+        let mut hnsw = HnswIndex::new(3, Metric::Cosine, HnswParams::default()).unwrap();
+        hnsw.add(1, &[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(
+            hnsw.add(2, &[1.0, 2.0]),
+            Err(IndexError::Core(CoreError::WrongVectorDimension {
+                expected: 3,
+                received: 2
+            }))
+        );
+        assert!(matches!(
+            hnsw.add(2, &[1.0, f32::NAN, 0.0]),
+            Err(IndexError::Core(CoreError::NonFiniteComponent {
+                index: 1,
+                ..
+            }))
+        ));
+        assert!(hnsw.add(RESERVED_KEY, &[1.0, 0.0, 0.0]).is_err());
+        assert_eq!(hnsw.len(), 1);
+        assert!(matches!(
+            hnsw.search(&[1.0], 1, None),
+            Err(IndexError::Core(CoreError::WrongVectorDimension { .. }))
+        ));
+        assert!(hnsw.search(&[f32::INFINITY, 0.0, 0.0], 1, None).is_err());
+        assert!(matches!(
+            hnsw.add_batch(&[7, 8], &[1.0, 2.0, 3.0]),
+            Err(IndexError::KeyCountMismatch {
+                keys: 2,
+                floats: 3,
+                dim: 3
+            })
+        ));
+        assert!(hnsw
+            .add_batch(&[7, 8], &[1.0, 2.0, 3.0, 1.0, f32::NAN, 3.0])
+            .is_err());
+        assert_eq!(hnsw.len(), 1, "a rejected batch inserts nothing");
+        assert!(matches!(
+            HnswIndex::new(0, Metric::Cosine, HnswParams::default()),
+            Err(IndexError::InvalidHnswParameter { name: "dim", .. })
+        ));
+        let bad_m = HnswParams {
+            m: 1,
+            ..HnswParams::default()
+        };
+        assert!(matches!(
+            HnswIndex::new(3, Metric::Cosine, bad_m),
+            Err(IndexError::InvalidHnswParameter {
+                name: "m",
+                value: 1,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn hnsw_batch_insert_matches_single_inserts() {
+        let (data, queries) = clustered(7, N);
+        let (_, flat) = build(Metric::Dot, &data);
+        let mut hnsw = HnswIndex::new(DIM, Metric::Dot, HnswParams::default()).unwrap();
+        let keys: Vec<u64> = (0..N).map(key).collect();
+        // First half, then the whole set: the overlap is replaced, not doubled.
+        hnsw.add_batch(&keys[..N / 2], &data[..N / 2 * DIM])
+            .unwrap();
+        hnsw.add_batch(&keys, &data).unwrap();
+        assert_eq!(hnsw.len(), N);
+        let exact = exact_keys(&flat, &queries, 10, &|_| true);
+        let r = recall(&exact, &hnsw_keys(&hnsw, &queries, 10, None), 10);
+        eprintln!("hnsw dot, parallel batch insert: recall@10 = {r:.4}");
+        assert!(r >= 0.95, "batch recall@10 = {r}");
+        // A key given twice keeps its last vector.
+        let (first, second) = (&data[..DIM], &data[DIM..2 * DIM]);
+        hnsw.add_batch(&[1, 1], &[first, second].concat()).unwrap();
+        assert_eq!(hnsw.len(), N + 1);
+        let stored = hnsw
+            .search(second, N + 1, Some(MAX_EF))
+            .unwrap()
+            .into_iter()
+            .find(|h| h.0 == 1)
+            .map(|h| h.1);
+        let expected = fundus_core::distance::dot(second, second);
+        assert!(
+            stored.is_some_and(|s| (s - expected).abs() < 1e-3 * expected.abs().max(1.0)),
+            "{stored:?} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn hnsw_many_threads_share_one_index() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<HnswIndex>();
+        let (data, queries) = clustered(8, 1000);
+        let (hnsw, _) = build(Metric::Cosine, &data);
+        let hnsw = Arc::new(hnsw);
+        let expected = hnsw_keys(&hnsw, &queries, 10, None);
+        // More threads than usearch has contexts: callers wait, none fail.
+        let threads = hnsw.threads * 4;
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let hnsw = Arc::clone(&hnsw);
+                let (queries, expected) = (&queries, &expected);
+                s.spawn(move || {
+                    for (i, q) in queries.chunks_exact(DIM).enumerate().skip(t % 7) {
+                        let got: Vec<u64> = hnsw
+                            .search(q, 10, None)
+                            .unwrap()
+                            .iter()
+                            .map(|h| h.0)
+                            .collect();
+                        assert_eq!(&got, &expected[i]);
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn hnsw_params_deserialize_with_defaults() {
+        let p: HnswParams = serde_json::from_str("{}").unwrap();
+        assert_eq!(p, HnswParams::default());
+        let p: HnswParams = serde_json::from_str(r#"{"ef_search": 200}"#).unwrap();
+        assert_eq!(p.ef_search, 200);
+        assert_eq!(p.m, 16);
+        assert!(serde_json::from_str::<HnswParams>(r#"{"ef_constuct": 200}"#).is_err());
+        let json = serde_json::to_string(&HnswParams::default()).unwrap();
+        assert_eq!(json, r#"{"m":16,"ef_construct":128,"ef_search":64}"#);
+    }
+}

@@ -1,0 +1,200 @@
+//! Quantized vectors: smaller codes scanned first, exact floats second.
+//!
+//! A quantized index keeps every vector twice: as a compact code that the
+//! scan reads (half, a quarter or a thirty-second of the float bytes) and as
+//! the original `f32` row that only the few best candidates are re-scored
+//! against. Memory bandwidth is what a flat scan spends its time on, so the
+//! scan gets faster by the compression factor, and rescoring an oversampled
+//! candidate set (`k * oversampling` rows) wins back most of the recall the
+//! codes lose.
+//!
+//! | quantization | code bytes per dim | scan score |
+//! |---|---|---|
+//! | [`Quantization::None`] | 4 | exact |
+//! | [`Quantization::Float16`] | 2 | query `f32` against codes widened on the fly |
+//! | [`Quantization::Int8`] | 1 | query `f32` against dequantized codes (asymmetric) |
+//! | [`Quantization::Binary`] | 1/8 | Hamming distance of sign bits |
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::IndexError;
+
+pub mod binary;
+pub mod f16;
+pub mod int8;
+pub mod quantized_index;
+#[cfg(test)]
+pub(crate) mod testdata;
+
+pub use binary::BinaryQuantizer;
+pub use int8::{Int8Quantizer, Int8Query};
+pub use quantized_index::{MemoryUsage, QuantizedFlatIndex};
+
+/// How a collection stores the vectors it scans. Serialized as an internally
+/// tagged object, e.g. `{"type": "int8", "per_dimension": true, "quantile": 0.99}`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Quantization {
+    /// Plain `f32`: the scan is exact and nothing is re-scored.
+    #[default]
+    None,
+    /// IEEE half precision: 11 significant bits, enough that rankings almost
+    /// never change. Components beyond ±65504 saturate.
+    Float16,
+    /// Scalar quantization to 256 levels between a learned minimum and
+    /// maximum.
+    Int8 {
+        /// One range per dimension (default) rather than one for all:
+        /// embedding dimensions differ in spread, and a shared range wastes
+        /// levels on the narrow ones.
+        #[serde(default = "per_dimension_default")]
+        per_dimension: bool,
+        /// Clip each range to the `[1 - q, q]` quantiles of the training
+        /// data, so a few outliers do not stretch the step for everyone.
+        /// Outliers then map to code 0 or 255. `None` uses the full range.
+        #[serde(default)]
+        quantile: Option<f32>,
+    },
+    /// One bit per dimension: whether the component lies above the training
+    /// mean of its dimension. Compared by Hamming distance; meant for
+    /// cosine/dot embeddings of a few hundred dimensions or more, and
+    /// always with rescoring.
+    Binary,
+}
+
+fn per_dimension_default() -> bool {
+    true
+}
+
+impl Quantization {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Quantization::None => "none",
+            Quantization::Float16 => "float16",
+            Quantization::Int8 { .. } => "int8",
+            Quantization::Binary => "binary",
+        }
+    }
+
+    /// How many candidates per requested hit are re-scored unless a query
+    /// says otherwise: 1 without quantization (the scan is exact), 4 for
+    /// binary (64 to 1000 bits rank coarsely; the float pass sorts it out),
+    /// 2 for float16 and int8 (their errors only swap near neighbours).
+    pub fn default_oversampling(&self) -> f32 {
+        match self {
+            Quantization::None => 1.0,
+            Quantization::Float16 | Quantization::Int8 { .. } => 2.0,
+            Quantization::Binary => 4.0,
+        }
+    }
+
+    /// Checks the settings a user can get wrong (the quantile).
+    pub fn validate(&self) -> Result<(), IndexError> {
+        if let Quantization::Int8 {
+            quantile: Some(q), ..
+        } = *self
+        {
+            // NaN fails both comparisons and is refused too.
+            if !(q > 0.5 && q <= 1.0) {
+                return Err(IndexError::InvalidQuantile(q));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-query knobs of a quantized search.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SearchParams {
+    /// Candidates scanned from the codes per requested hit
+    /// (`ceil(k * oversampling)`). `None` takes
+    /// [`Quantization::default_oversampling`]. Must be at least 1.
+    #[serde(default)]
+    pub oversampling: Option<f32>,
+    /// Re-score the candidates exactly against the original floats
+    /// (default). Off returns the scan's approximate scores, which for
+    /// binary are `dims - 2 * hamming`, not the metric's units.
+    #[serde(default = "rescore_default")]
+    pub rescore: bool,
+}
+
+fn rescore_default() -> bool {
+    true
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        SearchParams {
+            oversampling: None,
+            rescore: true,
+        }
+    }
+}
+
+impl SearchParams {
+    /// The oversampling factor in effect for `quantization`, checked.
+    pub fn oversampling_for(&self, quantization: &Quantization) -> Result<f32, IndexError> {
+        match self.oversampling {
+            None => Ok(quantization.default_oversampling()),
+            Some(f) if f.is_finite() && f >= 1.0 => Ok(f),
+            Some(f) => Err(IndexError::InvalidOversampling(f)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips_through_json() {
+        for q in [
+            Quantization::None,
+            Quantization::Float16,
+            Quantization::Int8 {
+                per_dimension: false,
+                quantile: Some(0.99),
+            },
+            Quantization::Binary,
+        ] {
+            let json = serde_json::to_string(&q).unwrap();
+            assert_eq!(serde_json::from_str::<Quantization>(&json).unwrap(), q);
+        }
+        let q: Quantization = serde_json::from_str(r#"{"type": "int8"}"#).unwrap();
+        assert_eq!(
+            q,
+            Quantization::Int8 {
+                per_dimension: true,
+                quantile: None
+            }
+        );
+        assert!(serde_json::from_str::<Quantization>(r#"{"type": "int4"}"#).is_err());
+    }
+
+    #[test]
+    fn quantile_and_oversampling_are_checked() {
+        let int8 = |q| Quantization::Int8 {
+            per_dimension: true,
+            quantile: Some(q),
+        };
+        assert_eq!(int8(0.99).validate(), Ok(()));
+        assert_eq!(int8(1.0).validate(), Ok(()));
+        assert_eq!(int8(0.5).validate(), Err(IndexError::InvalidQuantile(0.5)));
+        assert!(int8(f32::NAN).validate().is_err());
+
+        let params = SearchParams::default();
+        assert_eq!(params.oversampling_for(&Quantization::Binary), Ok(4.0));
+        assert_eq!(params.oversampling_for(&Quantization::Float16), Ok(2.0));
+        let bad = SearchParams {
+            oversampling: Some(0.5),
+            ..params
+        };
+        assert_eq!(
+            bad.oversampling_for(&Quantization::Binary),
+            Err(IndexError::InvalidOversampling(0.5))
+        );
+        let json: SearchParams = serde_json::from_str(r#"{"oversampling": 3}"#).unwrap();
+        assert_eq!(json.oversampling, Some(3.0));
+        assert!(json.rescore);
+    }
+}
