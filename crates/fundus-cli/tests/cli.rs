@@ -450,3 +450,177 @@ fn eval_on_the_sample_catalogue_writes_run_and_report() {
         run
     );
 }
+
+/// The ids `fundus search` returns, best first.
+fn search_ids(f: &Fundus, collection: &str, query: &str) -> Vec<String> {
+    let out = f
+        .run(&["search", "-c", collection, "-k", "2", "--json", query])
+        .success();
+    out.stdout
+        .lines()
+        .map(|l| {
+            let hit: serde_json::Value = serde_json::from_str(l).unwrap();
+            hit["id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn an_alias_switches_collections_and_rolls_back() {
+    let f = Fundus::new();
+    let v1 = write(
+        f.data.path(),
+        "v1.jsonl",
+        b"{\"id\": \"v1-freezer\", \"text\": \"ultra-low freezer at -86 degrees\"}\n\
+          {\"id\": \"v1-pipette\", \"text\": \"pipette calibration service\"}\n",
+    );
+    let v2 = write(
+        f.data.path(),
+        "v2.jsonl",
+        b"{\"id\": \"v2-freezer\", \"text\": \"deep freezer for vaccines, -80 degrees\"}\n\
+          {\"id\": \"v2-centrifuge\", \"text\": \"refrigerated benchtop centrifuge\"}\n",
+    );
+    f.run(&["ingest", "-c", "products_v1", "-i", v1.to_str().unwrap()])
+        .success();
+    f.run(&["ingest", "-c", "products_v2", "-i", v2.to_str().unwrap()])
+        .success();
+
+    let out = f
+        .run(&["collection", "alias", "set", "products", "products_v1"])
+        .success();
+    assert!(
+        out.stdout.contains("products -> products_v1"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(search_ids(&f, "products", "freezer")[0], "v1-freezer");
+
+    let out = f
+        .run(&["collection", "alias", "set", "products", "products_v2"])
+        .success();
+    assert!(
+        out.stdout.contains("products_v1 -> products_v2"),
+        "{}",
+        out.stdout
+    );
+    let ids = search_ids(&f, "products", "freezer");
+    assert!(ids.iter().all(|id| id.starts_with("v2-")), "{ids:?}");
+
+    let out = f.run(&["collection", "info", "products_v2"]).success();
+    assert!(
+        out.stdout.contains("aliases      products"),
+        "{}",
+        out.stdout
+    );
+    let out = f
+        .run(&["collection", "info", "products", "--json"])
+        .success();
+    let info: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(info["config"]["name"], "products_v2");
+    assert_eq!(info["aliases"], serde_json::json!(["products"]));
+
+    // The collection behind the alias cannot be deleted; the message says why.
+    let out = f.run(&["collection", "delete", "products_v2"]).failure();
+    assert!(out.stderr.contains("alias \"products\""), "{}", out.stderr);
+    // Ingesting through the alias appends to the collection behind it.
+    f.run(&["ingest", "-c", "products", "-i", v1.to_str().unwrap()])
+        .success();
+    let out = f
+        .run(&["collection", "info", "products_v2", "--json"])
+        .success();
+    let info: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(info["stats"]["documents"], 4);
+    // An alias may not take a collection's name.
+    let out = f
+        .run(&["collection", "alias", "set", "products_v1", "products_v2"])
+        .failure();
+    assert!(
+        out.stderr.contains("a collection has this name"),
+        "{}",
+        out.stderr
+    );
+
+    // Roll back.
+    f.run(&["collection", "alias", "set", "products", "products_v1"])
+        .success();
+    assert_eq!(search_ids(&f, "products", "freezer")[0], "v1-freezer");
+    let out = f.run(&["collection", "alias", "list"]).success();
+    assert_eq!(out.stdout.trim(), "products -> products_v1");
+    f.run(&["collection", "alias", "remove", "products"])
+        .success();
+    let out = f.run(&["search", "-c", "products", "freezer"]).failure();
+    assert!(
+        out.stderr.contains("unknown collection \"products\""),
+        "{}",
+        out.stderr
+    );
+    f.run(&["collection", "delete", "products_v2"]).success();
+}
+
+#[test]
+fn snapshot_and_restore_through_the_cli() {
+    let f = Fundus::new();
+    let docs = write(
+        f.data.path(),
+        "docs.jsonl",
+        b"{\"id\": \"freezer\", \"text\": \"ultra-low freezer at -86 degrees\"}\n\
+          {\"id\": \"pipette\", \"text\": \"pipette calibration service\"}\n",
+    );
+    f.run(&["ingest", "-c", "docs", "-i", docs.to_str().unwrap()])
+        .success();
+    let snap = f.data.path().join("docs.snapshot.zip");
+    let out = f
+        .run(&[
+            "collection",
+            "snapshot",
+            "docs",
+            "--output",
+            snap.to_str().unwrap(),
+        ])
+        .success();
+    assert!(out.stdout.contains("2 documents"), "{}", out.stdout);
+    assert!(snap.is_file());
+
+    // Later changes to the original do not reach the restored copy.
+    f.run(&["collection", "delete-documents", "docs", "pipette"])
+        .success();
+    let out = f
+        .run(&[
+            "collection",
+            "restore",
+            snap.to_str().unwrap(),
+            "--name",
+            "docs_restored",
+        ])
+        .success();
+    assert!(out.stdout.contains("2 documents"), "{}", out.stdout);
+    assert_eq!(
+        search_ids(&f, "docs_restored", "calibrating pipettes"),
+        ["pipette", "freezer"]
+    );
+    assert_eq!(search_ids(&f, "docs", "calibrating pipettes"), ["freezer"]);
+
+    let out = f
+        .run(&[
+            "collection",
+            "restore",
+            snap.to_str().unwrap(),
+            "--name",
+            "docs",
+        ])
+        .failure();
+    assert!(out.stderr.contains("already exists"), "{}", out.stderr);
+    let junk = write(f.data.path(), "junk.zip", b"not a snapshot");
+    let out = f
+        .run(&[
+            "collection",
+            "restore",
+            junk.to_str().unwrap(),
+            "--name",
+            "x",
+        ])
+        .failure();
+    assert!(out.stderr.contains("junk.zip"), "{}", out.stderr);
+    let out = f.run(&["collection", "list"]).success();
+    assert_eq!(out.stdout.trim(), "docs\ndocs_restored");
+}

@@ -103,8 +103,9 @@ impl BiEncoder {
     ///
     /// Texts are sorted by token count and cut into batches of similar
     /// length (the encoder never pads, but similar lengths balance the
-    /// work of parallel batches); batches run in parallel on all cores. `progress` is called with the number of texts
-    /// finished by each batch.
+    /// work of parallel batches); batches run in parallel on all cores.
+    /// `progress` is called with the number of texts finished by each
+    /// batch.
     pub fn embed_with_progress(
         &self,
         texts: &[&str],

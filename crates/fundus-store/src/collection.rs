@@ -26,8 +26,8 @@ use crate::point::Point;
 use crate::segment::{self, Segment};
 use crate::wal::{FsyncPolicy, Wal};
 
-const WAL_FILE: &str = "wal.log";
-const SEGMENTS_DIR: &str = "segments";
+pub(crate) const WAL_FILE: &str = "wal.log";
+pub(crate) const SEGMENTS_DIR: &str = "segments";
 const LOCK_FILE: &str = "writer.lock";
 
 /// WAL size at which its operations are folded into a segment.
@@ -340,6 +340,10 @@ impl Collection {
     /// Folds everything into one new segment (dropping tombstones), commits
     /// it in the manifest and resets the WAL.
     pub fn flush(&mut self) -> Result<(), StoreError> {
+        if self.last_seq == self.manifest.applied_seq {
+            // Nothing logged since the last commit: the segments are current.
+            return Ok(());
+        }
         let dim = self.manifest.config.dim;
         let mut seg = Segment {
             points: Vec::with_capacity(self.live),
@@ -349,8 +353,10 @@ impl Collection {
             seg.points.push(p.clone());
             seg.vectors.extend_from_slice(self.index.vector(i));
         }
-        let next = self.manifest.segments.len();
-        let name = format!("seg-{:06}-{}.seg", self.last_seq.map_or(0, |s| s + 1), next);
+        // Named after the last operation it holds, which no earlier segment
+        // of this collection can share (the early return above guarantees
+        // an operation since the last flush).
+        let name = format!("seg-{:012}.seg", self.last_seq.map_or(0, |s| s + 1));
         let segs = self.dir.join(SEGMENTS_DIR);
         segment::write(&segs, &name, dim, &seg)?;
         let old = std::mem::replace(&mut self.manifest.segments, vec![name]);
@@ -358,7 +364,7 @@ impl Collection {
         self.manifest.write(&self.dir)?;
         let next_seq = self.last_seq.map_or(0, |s| s + 1);
         self.writer()?.reset(next_seq)?;
-        for o in old {
+        for o in old.into_iter().filter(|o| *o != self.manifest.segments[0]) {
             let p = segs.join(&o);
             fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
         }
@@ -557,6 +563,26 @@ mod tests {
         let c = data.open("c").unwrap();
         assert_eq!(c.scroll(None, 10), vec!["a", "d"]);
         assert_eq!(c.get("a")[0].text, "replaced");
+    }
+
+    #[test]
+    fn repeated_flushes_keep_the_segment() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = create(&data);
+        c.flush().unwrap();
+        c.upsert(&[point("a", 0)], &[vec![1.0, 0.0, 0.0]]).unwrap();
+        c.flush().unwrap();
+        c.upsert(&[point("b", 0)], &[vec![0.0, 1.0, 0.0]]).unwrap();
+        c.flush().unwrap();
+        c.flush().unwrap();
+        drop(c);
+        let mut c = data.open_for_write("c").unwrap();
+        c.flush().unwrap();
+        drop(c);
+        let c = data.open("c").unwrap();
+        assert_eq!(c.scroll(None, 10), vec!["a", "b"]);
+        assert_eq!(c.stats().segments, 1);
     }
 
     #[test]

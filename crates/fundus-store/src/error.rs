@@ -12,6 +12,22 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("invalid collection name {0:?}: use letters, digits, '-', '_' and '.' (not leading)")]
     InvalidName(String),
+    #[error("invalid alias name {0:?}: use letters, digits, '-', '_' and '.' (not leading)")]
+    InvalidAliasName(String),
+    #[error("unknown alias {name:?} (aliases: {available})")]
+    UnknownAlias { name: String, available: String },
+    /// An alias and a collection would share a name, a deleted collection
+    /// would leave an alias dangling, or an alias would point at an alias.
+    #[error("{name:?}: {reason}")]
+    AliasConflict { name: String, reason: String },
+    /// A snapshot file that cannot be restored; `reason` says which entry
+    /// and what is wrong with it.
+    #[error("snapshot {path} cannot be restored: {reason}")]
+    BadSnapshot { path: PathBuf, reason: String },
+    /// Flushes kept replacing the collection's segments while a snapshot
+    /// copied them.
+    #[error("collection {name:?} changed under {attempts} snapshot attempts in a row (flushes kept replacing its segments); try again")]
+    SnapshotBusy { name: String, attempts: usize },
     #[error("collection {name:?} is being written by another process (lock {path})")]
     Locked { name: String, path: PathBuf },
     #[error("{path} is corrupt: {reason}")]

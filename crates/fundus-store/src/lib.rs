@@ -10,6 +10,11 @@
 //! the log is folded into, and a manifest replaced atomically that names
 //! the segments and how far into the log they reach.
 //!
+//! Aliases ([`alias`]) give a collection a stable name that switches
+//! atomically (blue-green re-embedding, roll back); snapshots
+//! ([`snapshot`]) copy a collection into one file while writes go on, and
+//! restore it under a new name.
+//!
 //! ```
 //! use fundus_core::Metric;
 //! use fundus_store::{CollectionConfig, DataDir, ModelInfo, Point};
@@ -24,12 +29,14 @@
 //! assert_eq!(hits[0].id, "a");
 //! ```
 
+pub mod alias;
 pub mod collection;
 pub mod data_dir;
 pub mod error;
 pub mod manifest;
 pub mod point;
 pub mod segment;
+pub mod snapshot;
 pub mod wal;
 
 pub use collection::Collection;
@@ -37,3 +44,4 @@ pub use data_dir::DataDir;
 pub use error::StoreError;
 pub use manifest::{ChunkingInfo, CollectionConfig, ModelInfo};
 pub use point::Point;
+pub use snapshot::SnapshotInfo;

@@ -1,4 +1,7 @@
-//! `fundus collection`: list, inspect and delete collections.
+//! `fundus collection`: list, inspect and delete collections; snapshots
+//! and aliases.
+
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -38,8 +41,67 @@ pub enum CollectionCommand {
         #[arg(required = true)]
         ids: Vec<String>,
     },
-    /// Delete a collection and its files.
+    /// Delete a collection and its files (refused while an alias points to it).
     Delete { name: String },
+    /// Write a consistent snapshot of a collection to one file, while writes go on.
+    #[command(
+        after_help = "The snapshot holds every write acknowledged before it started \
+(and perhaps a few later ones); an ingest may keep running meanwhile.\n\n\
+Example:\n  fundus collection snapshot products --output products.snapshot.zip\n  \
+fundus collection restore products.snapshot.zip --name products_restored"
+    )]
+    Snapshot {
+        /// Collection or alias.
+        name: String,
+        /// Snapshot file to write (replaced if it exists).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Restore a snapshot as a new collection (verified before it appears).
+    #[command(
+        after_help = "Example:\n  fundus collection restore products.snapshot.zip --name products_restored\n  \
+fundus collection alias set products products_restored    # serve it"
+    )]
+    Restore {
+        /// Snapshot file written by `fundus collection snapshot`.
+        file: PathBuf,
+        /// Name of the new collection; may not be taken by a collection or an alias.
+        #[arg(long)]
+        name: String,
+    },
+    /// Stable names that point to a collection and switch atomically.
+    Alias {
+        #[command(subcommand)]
+        cmd: AliasCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AliasCommand {
+    /// Point an alias at a collection: create it, or switch it atomically.
+    #[command(
+        after_help = "Blue-green: build the new version beside the old one, switch, \
+roll back if needed. Queries through the alias go to the old collection or the new one, \
+never nowhere, and each is embedded with the model of the collection it goes to.\n\n  \
+fundus ingest -c products_v1 -i catalogue.jsonl\n  \
+fundus collection alias set products products_v1\n  \
+fundus search -c products \"ultra-low freezer\"          # searches products_v1\n  \
+fundus ingest -c products_v2 -i catalogue.jsonl --model path/to/new-model\n  \
+fundus collection alias set products products_v2       # switch\n  \
+fundus collection alias set products products_v1       # roll back\n\n\
+An alias may not have a collection's name, points to a collection (not to another alias), \
+and a collection an alias points to cannot be deleted."
+    )]
+    Set {
+        /// The stable name clients use.
+        alias: String,
+        /// The collection it should point to.
+        collection: String,
+    },
+    /// List aliases and the collections they point to.
+    List,
+    /// Remove an alias (the collection stays).
+    Remove { alias: String },
 }
 
 pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
@@ -57,12 +119,18 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
             let c = ctx.data.open(&name)?;
             let cfg = c.config();
             let stats = c.stats();
+            let aliases = ctx.data.aliases_of(&ctx.data.resolve(&name)?)?;
             if json {
-                let v = serde_json::json!({ "config": cfg, "stats": stats, "path": c.dir() });
+                let v = serde_json::json!({
+                    "config": cfg, "stats": stats, "path": c.dir(), "aliases": aliases
+                });
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(());
             }
             println!("collection   {}", cfg.name);
+            if !aliases.is_empty() {
+                println!("aliases      {}", aliases.join(", "));
+            }
             println!("path         {}", c.dir().display());
             println!("model        {} ({})", cfg.model.name, cfg.model.source);
             println!("  sha256     {}", cfg.model.sha256);
@@ -117,6 +185,66 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
         CollectionCommand::Delete { name } => {
             ctx.data.delete(&name)?;
             println!("deleted {name}");
+        }
+        CollectionCommand::Snapshot { name, output } => {
+            let info = ctx.data.snapshot(&name, &output)?;
+            println!(
+                "snapshot of {:?}: {} documents, {} chunks, {} in {}",
+                info.collection,
+                info.documents,
+                info.points,
+                human(info.bytes),
+                output.display()
+            );
+        }
+        CollectionCommand::Restore { file, name } => {
+            let info = ctx.data.restore(&file, &name)?;
+            println!(
+                "restored {:?} from {}: {} documents, {} chunks",
+                info.collection,
+                file.display(),
+                info.documents,
+                info.points
+            );
+        }
+        CollectionCommand::Alias { cmd } => alias(ctx, cmd)?,
+    }
+    Ok(())
+}
+
+fn alias(ctx: &Context, cmd: AliasCommand) -> Result<()> {
+    match cmd {
+        AliasCommand::Set { alias, collection } => {
+            match ctx.data.set_alias(&alias, &collection)? {
+                Some(before) if before != collection => {
+                    println!("alias {alias}: {before} -> {collection}");
+                    // A switch across models is the point of blue-green; say so.
+                    let model = |n: &str| ctx.data.config(n).map(|c| c.model);
+                    if let (Ok(old), Ok(new)) = (model(&before), model(&collection)) {
+                        if old.sha256 != new.sha256 {
+                            println!(
+                                "queries through {alias} are now embedded with {} (was {})",
+                                new.name, old.name
+                            );
+                        }
+                    }
+                }
+                Some(_) => println!("alias {alias} already points to {collection}"),
+                None => println!("alias {alias} -> {collection}"),
+            }
+        }
+        AliasCommand::List => {
+            let aliases = ctx.data.aliases()?;
+            if aliases.is_empty() {
+                println!("no aliases in {}", ctx.data.root().display());
+            }
+            for (alias, collection) in aliases {
+                println!("{alias} -> {collection}");
+            }
+        }
+        AliasCommand::Remove { alias } => {
+            let collection = ctx.data.remove_alias(&alias)?;
+            println!("removed alias {alias} (pointed to {collection}; the collection stays)");
         }
     }
     Ok(())

@@ -84,11 +84,13 @@ pub fn max(xs: &[f32]) -> f32 {
     acc.iter().copied().fold(tail, f32::max)
 }
 
-/// GELU as BERT defines it: `x · Φ(x) = x/2 · (1 + erf(x/√2))`, in place.
-pub fn gelu_erf(xs: &mut [f32]) {
-    dispatch(xs, |x| {
-        0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
-    });
+multiversion! {
+    /// GELU as BERT defines it: `x · Φ(x) = x/2 · (1 + erf(x/√2))`, in place.
+    pub fn gelu_erf(xs: &mut [f32]) {
+        for x in xs.iter_mut() {
+            *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
 }
 
 /// GELU with the tanh approximation (`gelu_new`), in place.
@@ -105,6 +107,42 @@ pub fn gelu_tanh(xs: &mut [f32]) {
 pub fn relu(xs: &mut [f32]) {
     xs.iter_mut().for_each(|x| *x = x.max(0.0));
 }
+
+/// Defines `pub fn NAME(args)` compiled three times — AVX-512, AVX2+FMA
+/// and baseline — and picks one at run time. The body must be plain loops
+/// over `#[inline(always)]` helpers: anything LLVM does not inline into the
+/// target-feature copy (an `Iterator::for_each` taking a closure, say) runs
+/// as baseline code, which is how `exp` once cost a third of the time.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+        $(#[$meta])*
+        pub fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn imp($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn v4($($arg: $ty),*) {
+                    imp($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn v3($($arg: $ty),*) {
+                    imp($($arg),*)
+                }
+                if $crate::ops::activation::simd::has_avx512() {
+                    // SAFETY: the CPU has the features v4 is compiled for.
+                    return unsafe { v4($($arg),*) };
+                }
+                if $crate::ops::activation::simd::has_avx2() {
+                    // SAFETY: as above.
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            imp($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
 
 /// Applies `f` to every element, compiled with AVX-512 or AVX2 when the
 /// CPU has them.

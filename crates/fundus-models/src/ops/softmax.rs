@@ -1,16 +1,22 @@
 //! Row-wise softmax, in place.
 
-use super::activation::{dispatch_rows, exp, max, sum};
+use super::activation::{exp, max, multiversion, sum};
 
-/// Softmax over each row of a `rows × cols` row-major matrix.
-pub fn softmax_rows(xs: &mut [f32], cols: usize) {
-    dispatch_rows(xs, cols, |row| {
-        // Separate passes, so each one vectorizes.
-        let m = max(row);
-        row.iter_mut().for_each(|x| *x = exp(*x - m));
-        let inv = 1.0 / sum(row);
-        row.iter_mut().for_each(|x| *x *= inv);
-    });
+multiversion! {
+    /// Softmax over each row of a `rows × cols` row-major matrix.
+    pub fn softmax_rows(xs: &mut [f32], cols: usize) {
+        for row in xs.chunks_exact_mut(cols) {
+            // Separate passes, so each one vectorizes.
+            let m = max(row);
+            for x in row.iter_mut() {
+                *x = exp(*x - m);
+            }
+            let inv = 1.0 / sum(row);
+            for x in row.iter_mut() {
+                *x *= inv;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
