@@ -186,15 +186,7 @@ mod tests {
     use fundus_core::Metric;
 
     fn model() -> ModelInfo {
-        ModelInfo {
-            name: "toy".into(),
-            source: "toy".into(),
-            sha256: "00".into(),
-            dim: 2,
-            max_seq_length: 16,
-            query_prefix: None,
-            passage_prefix: None,
-        }
+        ModelInfo::toy(2)
     }
 
     /// A collection holding one document, `doc`.

@@ -475,15 +475,7 @@ mod tests {
     use std::io::Write;
 
     fn model() -> ModelInfo {
-        ModelInfo {
-            name: "toy".into(),
-            source: "toy".into(),
-            sha256: "00".into(),
-            dim: 3,
-            max_seq_length: 16,
-            query_prefix: None,
-            passage_prefix: None,
-        }
+        ModelInfo::toy(3)
     }
 
     fn point(doc: &str, chunk: u32) -> Point {

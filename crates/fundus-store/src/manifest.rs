@@ -31,6 +31,22 @@ pub struct ModelInfo {
     pub passage_prefix: Option<String>,
 }
 
+#[cfg(test)]
+impl ModelInfo {
+    /// A model record for tests that store vectors without embedding text.
+    pub(crate) fn toy(dim: usize) -> Self {
+        ModelInfo {
+            name: "toy".into(),
+            source: "toy".into(),
+            sha256: "00".into(),
+            dim,
+            max_seq_length: 16,
+            query_prefix: None,
+            passage_prefix: None,
+        }
+    }
+}
+
 /// How documents were split into chunks when they were ingested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkingInfo {

@@ -375,15 +375,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize};
 
     fn model() -> ModelInfo {
-        ModelInfo {
-            name: "toy".into(),
-            source: "toy".into(),
-            sha256: "00".into(),
-            dim: 3,
-            max_seq_length: 16,
-            query_prefix: None,
-            passage_prefix: None,
-        }
+        ModelInfo::toy(3)
     }
 
     fn doc(i: usize) -> (Point, Vec<f32>) {
