@@ -1,163 +1,69 @@
 //! Distance kernels.
 //!
-//! The kernels are written so that LLVM vectorizes them (eight independent
-//! accumulators break the dependency chain of a naive sum) and are compiled
-//! twice: once for the baseline target and once with AVX2+FMA, picked at
-//! run time. That keeps the binary portable — no `target-cpu=native` — and
-//! still runs the wide kernel on every machine that has it.
-
-use std::sync::OnceLock;
+//! The kernels are written so that LLVM vectorizes them (sixteen
+//! independent accumulators break the dependency chain of a naive sum) and
+//! are compiled for AVX-512, AVX2+FMA and the baseline by
+//! [`multiversion!`](crate::multiversion), picked at run time. That keeps
+//! the binary portable — no `target-cpu=native` — and still runs the wide
+//! kernel on every machine that has it.
 
 /// Signature of a kernel over two equally long slices.
 pub type Kernel = fn(&[f32], &[f32]) -> f32;
 
-const LANES: usize = 16;
+/// Accumulators per kernel: one AVX-512 register's worth.
+pub const LANES: usize = 16;
 
-macro_rules! kernels {
-    ($dot:ident, $l2:ident) => {
-        #[inline(always)]
-        fn $dot(a: &[f32], b: &[f32]) -> f32 {
-            let n = a.len().min(b.len());
-            let (a, b) = (&a[..n], &b[..n]);
-            let mut acc = [0.0f32; super::LANES];
-            let mut ca = a.chunks_exact(super::LANES);
-            let mut cb = b.chunks_exact(super::LANES);
-            for (x, y) in (&mut ca).zip(&mut cb) {
-                for i in 0..super::LANES {
-                    acc[i] = x[i].mul_add(y[i], acc[i]);
-                }
-            }
-            let mut tail = 0.0f32;
-            for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-                tail = x.mul_add(*y, tail);
-            }
-            acc.iter().sum::<f32>() + tail
-        }
-
-        #[inline(always)]
-        fn $l2(a: &[f32], b: &[f32]) -> f32 {
-            let n = a.len().min(b.len());
-            let (a, b) = (&a[..n], &b[..n]);
-            let mut acc = [0.0f32; super::LANES];
-            let mut ca = a.chunks_exact(super::LANES);
-            let mut cb = b.chunks_exact(super::LANES);
-            for (x, y) in (&mut ca).zip(&mut cb) {
-                for i in 0..super::LANES {
-                    let d = x[i] - y[i];
-                    acc[i] = d.mul_add(d, acc[i]);
-                }
-            }
-            let mut tail = 0.0f32;
-            for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-                let d = x - y;
-                tail = d.mul_add(d, tail);
-            }
-            acc.iter().sum::<f32>() + tail
-        }
-    };
-}
-
-mod portable {
+crate::multiversion! {
+    /// Inner product. Slices of unequal length are compared on their
+    /// common prefix.
     pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-        // Without FMA hardware `mul_add` is a slow libm call; plain
-        // multiply-add vectorizes instead.
         let n = a.len().min(b.len());
-        let mut acc = [0.0f32; super::LANES];
-        let mut ca = a[..n].chunks_exact(super::LANES);
-        let mut cb = b[..n].chunks_exact(super::LANES);
+        let mut acc = [0.0f32; LANES];
+        let mut ca = a[..n].chunks_exact(LANES);
+        let mut cb = b[..n].chunks_exact(LANES);
         for (x, y) in (&mut ca).zip(&mut cb) {
-            for i in 0..super::LANES {
+            for i in 0..LANES {
                 acc[i] += x[i] * y[i];
             }
         }
-        let tail: f32 = ca
-            .remainder()
-            .iter()
-            .zip(cb.remainder())
-            .map(|(x, y)| x * y)
-            .sum();
+        let mut tail = 0.0f32;
+        for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+            tail += x * y;
+        }
         acc.iter().sum::<f32>() + tail
     }
+}
 
+crate::multiversion! {
+    /// Squared euclidean distance.
     pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
         let n = a.len().min(b.len());
-        a[..n]
-            .iter()
-            .zip(&b[..n])
-            .map(|(x, y)| (x - y) * (x - y))
-            .sum()
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    kernels!(dot_impl, l2_impl);
-
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-        dot_impl(a, b)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
-        l2_impl(a, b)
-    }
-
-    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: only selected after `is_x86_feature_detected!` confirmed
-        // AVX2 and FMA on this CPU.
-        unsafe { dot_avx2(a, b) }
-    }
-
-    pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: as above.
-        unsafe { l2_avx2(a, b) }
-    }
-}
-
-struct Kernels {
-    dot: Kernel,
-    l2_squared: Kernel,
-}
-
-fn kernels() -> &'static Kernels {
-    static KERNELS: OnceLock<Kernels> = OnceLock::new();
-    KERNELS.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            return Kernels {
-                dot: avx2::dot,
-                l2_squared: avx2::l2_squared,
-            };
+        let mut acc = [0.0f32; LANES];
+        let mut ca = a[..n].chunks_exact(LANES);
+        let mut cb = b[..n].chunks_exact(LANES);
+        for (x, y) in (&mut ca).zip(&mut cb) {
+            for i in 0..LANES {
+                let d = x[i] - y[i];
+                acc[i] += d * d;
+            }
         }
-        Kernels {
-            dot: portable::dot,
-            l2_squared: portable::l2_squared,
+        let mut tail = 0.0f32;
+        for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+            tail += (x - y) * (x - y);
         }
-    })
+        acc.iter().sum::<f32>() + tail
+    }
 }
 
-/// The fastest dot-product kernel for this CPU; resolve it once outside a
-/// hot loop.
+/// The dot-product kernel as a function pointer, for callers that take a
+/// `Kernel`.
 pub fn dot_kernel() -> Kernel {
-    kernels().dot
+    dot
 }
 
-/// The fastest squared-euclidean kernel for this CPU.
+/// The squared-euclidean kernel as a function pointer.
 pub fn l2_squared_kernel() -> Kernel {
-    kernels().l2_squared
-}
-
-/// Inner product. Slices of unequal length are compared on their common prefix.
-#[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    (kernels().dot)(a, b)
-}
-
-/// Squared euclidean distance.
-#[inline]
-pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    (kernels().l2_squared)(a, b)
+    l2_squared
 }
 
 /// Scales `v` to unit length; a zero vector stays zero rather than NaN.
@@ -206,14 +112,12 @@ mod tests {
             let b = sample(n, 2);
             let d = dot(&a, &b) as f64;
             assert!((d - naive_dot(&a, &b)).abs() < 1e-4, "dot n={n}");
-            assert!((portable::dot(&a, &b) as f64 - naive_dot(&a, &b)).abs() < 1e-4);
             let l2: f64 = a
                 .iter()
                 .zip(&b)
                 .map(|(x, y)| ((*x - *y) as f64).powi(2))
                 .sum();
             assert!((l2_squared(&a, &b) as f64 - l2).abs() < 1e-4, "l2 n={n}");
-            assert!((portable::l2_squared(&a, &b) as f64 - l2).abs() < 1e-4);
         }
     }
 

@@ -24,6 +24,7 @@ pub mod error;
 pub mod filter;
 pub mod hit;
 pub mod metric;
+pub mod simd;
 
 pub use chunk::Chunk;
 pub use document::Document;

@@ -4,11 +4,8 @@
 //! Encoding goes through the `half` crate (round to nearest even, which is
 //! the fiddly direction). Decoding is a branch-free bit manipulation written
 //! here so that LLVM vectorizes it together with the multiply-add, instead of
-//! calling a conversion per element; the kernels are compiled for the
-//! baseline and for AVX2+FMA and picked at run time, as in
-//! `fundus_core::distance`.
-
-use std::sync::OnceLock;
+//! calling a conversion per element; the kernels are multiversioned
+//! (`fundus_core::multiversion!`) like `fundus_core::distance`.
 
 /// Largest finite `f16`; components beyond it saturate instead of turning
 /// into infinities that would poison every score.
@@ -52,134 +49,56 @@ pub fn decode(h: u16) -> f32 {
 /// Signature of a kernel between an `f32` query and `f16` codes.
 pub type F16Kernel = fn(&[f32], &[u16]) -> f32;
 
-macro_rules! kernels {
-    ($dot:ident, $l2:ident, $fma:expr) => {
-        #[inline(always)]
-        fn $dot(q: &[f32], c: &[u16]) -> f32 {
-            let n = q.len().min(c.len());
-            let mut acc = [0.0f32; super::LANES];
-            let mut cq = q[..n].chunks_exact(super::LANES);
-            let mut cc = c[..n].chunks_exact(super::LANES);
-            for (x, y) in (&mut cq).zip(&mut cc) {
-                for i in 0..super::LANES {
-                    let y = super::decode(y[i]);
-                    acc[i] = if $fma {
-                        x[i].mul_add(y, acc[i])
-                    } else {
-                        acc[i] + x[i] * y
-                    };
-                }
-            }
-            let tail: f32 = cq
-                .remainder()
-                .iter()
-                .zip(cc.remainder())
-                .map(|(x, y)| x * super::decode(*y))
-                .sum();
-            acc.iter().sum::<f32>() + tail
-        }
-
-        #[inline(always)]
-        fn $l2(q: &[f32], c: &[u16]) -> f32 {
-            let n = q.len().min(c.len());
-            let mut acc = [0.0f32; super::LANES];
-            let mut cq = q[..n].chunks_exact(super::LANES);
-            let mut cc = c[..n].chunks_exact(super::LANES);
-            for (x, y) in (&mut cq).zip(&mut cc) {
-                for i in 0..super::LANES {
-                    let d = x[i] - super::decode(y[i]);
-                    acc[i] = if $fma {
-                        d.mul_add(d, acc[i])
-                    } else {
-                        acc[i] + d * d
-                    };
-                }
-            }
-            let tail: f32 = cq
-                .remainder()
-                .iter()
-                .zip(cc.remainder())
-                .map(|(x, y)| {
-                    let d = x - super::decode(*y);
-                    d * d
-                })
-                .sum();
-            acc.iter().sum::<f32>() + tail
-        }
-    };
-}
-
-mod portable {
-    // Without FMA hardware `mul_add` is a slow libm call; plain multiply-add
-    // vectorizes instead.
-    kernels!(dot_impl, l2_impl, false);
-
+fundus_core::multiversion! {
+    /// Inner product of an `f32` query with `f16` codes.
     pub fn dot(q: &[f32], c: &[u16]) -> f32 {
-        dot_impl(q, c)
-    }
-
-    pub fn l2_squared(q: &[f32], c: &[u16]) -> f32 {
-        l2_impl(q, c)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    kernels!(dot_impl, l2_impl, true);
-
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn dot_avx2(q: &[f32], c: &[u16]) -> f32 {
-        dot_impl(q, c)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn l2_avx2(q: &[f32], c: &[u16]) -> f32 {
-        l2_impl(q, c)
-    }
-
-    pub fn dot(q: &[f32], c: &[u16]) -> f32 {
-        // SAFETY: only selected after `is_x86_feature_detected!` confirmed
-        // AVX2 and FMA on this CPU.
-        unsafe { dot_avx2(q, c) }
-    }
-
-    pub fn l2_squared(q: &[f32], c: &[u16]) -> f32 {
-        // SAFETY: as above.
-        unsafe { l2_avx2(q, c) }
-    }
-}
-
-struct Kernels {
-    dot: F16Kernel,
-    l2_squared: F16Kernel,
-}
-
-fn kernels() -> &'static Kernels {
-    static KERNELS: OnceLock<Kernels> = OnceLock::new();
-    KERNELS.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            return Kernels {
-                dot: avx2::dot,
-                l2_squared: avx2::l2_squared,
-            };
+        let n = q.len().min(c.len());
+        let mut acc = [0.0f32; LANES];
+        let mut cq = q[..n].chunks_exact(LANES);
+        let mut cc = c[..n].chunks_exact(LANES);
+        for (x, y) in (&mut cq).zip(&mut cc) {
+            for i in 0..LANES {
+                acc[i] += x[i] * decode(y[i]);
+            }
         }
-        Kernels {
-            dot: portable::dot,
-            l2_squared: portable::l2_squared,
+        let mut tail = 0.0f32;
+        for (x, y) in cq.remainder().iter().zip(cc.remainder()) {
+            tail += x * decode(*y);
         }
-    })
+        acc.iter().sum::<f32>() + tail
+    }
 }
 
-/// Inner product of an `f32` query with `f16` codes; resolve once outside a
-/// hot loop.
+fundus_core::multiversion! {
+    /// Squared euclidean distance between an `f32` query and `f16` codes.
+    pub fn l2_squared(q: &[f32], c: &[u16]) -> f32 {
+        let n = q.len().min(c.len());
+        let mut acc = [0.0f32; LANES];
+        let mut cq = q[..n].chunks_exact(LANES);
+        let mut cc = c[..n].chunks_exact(LANES);
+        for (x, y) in (&mut cq).zip(&mut cc) {
+            for i in 0..LANES {
+                let d = x[i] - decode(y[i]);
+                acc[i] += d * d;
+            }
+        }
+        let mut tail = 0.0f32;
+        for (x, y) in cq.remainder().iter().zip(cc.remainder()) {
+            let d = x - decode(*y);
+            tail += d * d;
+        }
+        acc.iter().sum::<f32>() + tail
+    }
+}
+
+/// The dot kernel as a function pointer.
 pub fn dot_kernel() -> F16Kernel {
-    kernels().dot
+    dot
 }
 
-/// Squared euclidean distance between an `f32` query and `f16` codes.
+/// The squared-euclidean kernel as a function pointer.
 pub fn l2_squared_kernel() -> F16Kernel {
-    kernels().l2_squared
+    l2_squared
 }
 
 #[cfg(test)]
@@ -209,16 +128,9 @@ mod tests {
             let widened: Vec<f32> = codes.iter().map(|&c| decode(c)).collect();
             let dot: f32 = q.iter().zip(&widened).map(|(a, b)| a * b).sum();
             let l2: f32 = q.iter().zip(&widened).map(|(a, b)| (a - b) * (a - b)).sum();
-            for (kd, kl) in [
-                (dot_kernel(), l2_squared_kernel()),
-                (
-                    portable::dot as F16Kernel,
-                    portable::l2_squared as F16Kernel,
-                ),
-            ] {
-                assert!((kd(&q, &codes) - dot).abs() < 1e-3, "dot n={n}");
-                assert!((kl(&q, &codes) - l2).abs() < 1e-3, "l2 n={n}");
-            }
+            let (kd, kl) = (dot_kernel(), l2_squared_kernel());
+            assert!((kd(&q, &codes) - dot).abs() < 1e-3, "dot n={n}");
+            assert!((kl(&q, &codes) - l2).abs() < 1e-3, "l2 n={n}");
         }
     }
 

@@ -108,41 +108,7 @@ pub fn relu(xs: &mut [f32]) {
     xs.iter_mut().for_each(|x| *x = x.max(0.0));
 }
 
-/// Defines `pub fn NAME(args)` compiled three times — AVX-512, AVX2+FMA
-/// and baseline — and picks one at run time. The body must be plain loops
-/// over `#[inline(always)]` helpers: anything LLVM does not inline into the
-/// target-feature copy (an `Iterator::for_each` taking a closure, say) runs
-/// as baseline code, which is how `exp` once cost a third of the time.
-macro_rules! multiversion {
-    ($(#[$meta:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
-        $(#[$meta])*
-        pub fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn imp($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn v4($($arg: $ty),*) {
-                    imp($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn v3($($arg: $ty),*) {
-                    imp($($arg),*)
-                }
-                if $crate::ops::activation::simd::has_avx512() {
-                    // SAFETY: the CPU has the features v4 is compiled for.
-                    return unsafe { v4($($arg),*) };
-                }
-                if $crate::ops::activation::simd::has_avx2() {
-                    // SAFETY: as above.
-                    return unsafe { v3($($arg),*) };
-                }
-            }
-            imp($($arg),*)
-        }
-    };
-}
-pub(crate) use multiversion;
+pub(crate) use fundus_core::multiversion;
 
 /// Applies `f` to every element, compiled with AVX-512 or AVX2 when the
 /// CPU has them.
@@ -186,17 +152,8 @@ pub(crate) fn dispatch_rows(xs: &mut [f32], cols: usize, f: impl Fn(&mut [f32]) 
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod simd {
-    use std::sync::OnceLock;
 
-    pub fn has_avx512() -> bool {
-        static F: OnceLock<bool> = OnceLock::new();
-        *F.get_or_init(|| is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma"))
-    }
-
-    pub fn has_avx2() -> bool {
-        static F: OnceLock<bool> = OnceLock::new();
-        *F.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
-    }
+    pub use fundus_core::simd::{has_avx2, has_avx512};
 
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub unsafe fn map_avx512(xs: &mut [f32], f: impl Fn(f32) -> f32) {
