@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates the Python environment with the peer implementations Fundus is
 # compared against (sentence-transformers on torch, onnxruntime) and the
-# reference tooling (numpy, scipy, pytrec_eval).
+# reference tooling (numpy, scipy, pytrec_eval); hnswlib and faiss for
+# bench/ann, bm25s (with PyStemmer) and tantivy for bench/bm25.
 #
 #   scripts/setup-peers.sh            # create / reuse bench/.venv
 #   FORCE=1 scripts/setup-peers.sh    # reinstall even if the stamp exists
@@ -25,6 +26,11 @@ REQS=(
   onnx
   numpy
   scipy
+  hnswlib
+  faiss-cpu
+  bm25s
+  PyStemmer
+  tantivy
 )
 # Optional: installed when a wheel (or a buildable sdist) is available.
 OPTIONAL=(
@@ -58,7 +64,8 @@ done
 "$VENV/bin/python" - <<'EOF'
 import importlib
 for name in ["torch", "sentence_transformers", "transformers", "tokenizers",
-             "onnxruntime", "onnx", "numpy", "scipy", "pytrec_eval"]:
+             "onnxruntime", "onnx", "numpy", "scipy", "pytrec_eval",
+             "hnswlib", "faiss", "bm25s", "Stemmer", "tantivy"]:
     try:
         m = importlib.import_module(name)
         print(f"{name:24s} {getattr(m, '__version__', '?')}")

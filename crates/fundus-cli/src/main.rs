@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 mod context;
+mod create_args;
 mod progress;
 
 use context::Context;

@@ -624,3 +624,61 @@ fn snapshot_and_restore_through_the_cli() {
     let out = f.run(&["collection", "list"]).success();
     assert_eq!(out.stdout.trim(), "docs\ndocs_restored");
 }
+
+#[test]
+fn a_collection_created_with_an_int8_graph_searches_like_exact() {
+    let f = Fundus::new();
+    let out = f
+        .run(&[
+            "collection",
+            "create",
+            "graph",
+            "--exact-threshold",
+            "50",
+            "--quantization",
+            "int8",
+            "--hnsw-m",
+            "12",
+        ])
+        .success();
+    assert!(out.stdout.contains("quantization int8"), "{}", out.stdout);
+    f.run(&["ingest", "-c", "graph", "-i", &sample()]).success();
+    let info = f.run(&["collection", "info", "graph"]).success().stdout;
+    assert!(info.contains("in use     hnsw (int8)"), "{info}");
+    assert!(info.contains("graph") && info.contains("m 12"), "{info}");
+
+    let query = "Blutkühlschrank nach DIN 58371";
+    let search = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["search", "-c", "graph", "--json", "-k", "5", query];
+        args.extend_from_slice(extra);
+        f.run(&args)
+            .success()
+            .stdout
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    let exact = search(&["--exact"]);
+    assert_eq!(exact.len(), 5);
+    assert_eq!(
+        search(&["--ef", "200"]),
+        exact,
+        "a wide beam finds the exact top 5"
+    );
+
+    let err = f
+        .run(&["search", "-c", "graph", "--ef", "0", query])
+        .failure();
+    assert!(err.stderr.contains("ef_search"), "{}", err.stderr);
+    let err = f
+        .run(&["search", "-c", "graph", "--oversampling", "0.5", query])
+        .failure();
+    assert!(err.stderr.contains("oversampling"), "{}", err.stderr);
+    let err = f
+        .run(&["collection", "create", "bad", "--hnsw-m", "1"])
+        .failure();
+    assert!(err.stderr.contains("m = 1"), "{}", err.stderr);
+}

@@ -10,7 +10,7 @@ pub enum IndexError {
     Core(#[from] fundus_core::CoreError),
     #[error("vector data of {len} floats is not a multiple of dimension {dim}")]
     RaggedData { len: usize, dim: usize },
-    #[error("{quantization} quantization needs at least one training vector to learn its ranges")]
+    #[error("{quantization} quantization needs at least one training vector to learn from")]
     EmptyTrainingSet { quantization: &'static str },
     #[error(
         "quantile {0} is out of range: expected a value above 0.5 and at most 1.0 (e.g. 0.99)"
@@ -18,8 +18,32 @@ pub enum IndexError {
     InvalidQuantile(f32),
     #[error("oversampling {0} is out of range: expected a finite factor of at least 1.0")]
     InvalidOversampling(f32),
+    #[error("product quantization subvectors = {0} is out of range: expected at least 1")]
+    InvalidSubvectors(usize),
+    /// Product quantization cuts every vector into equal slices, so the
+    /// subvector count must divide the dimension.
+    #[error(
+        "product quantization cannot split dimension {dim} into {subvectors} subvectors: \
+         {subvectors} does not divide {dim} (the nearest count that does is {suggestion})"
+    )]
+    SubvectorsDoNotDivide {
+        dim: usize,
+        subvectors: usize,
+        suggestion: usize,
+    },
+    #[error(
+        "product quantizer codebooks hold {floats} floats, expected {expected} \
+         (256 centroids per dimension), with 1 to 256 learned centroids (got {centroids})"
+    )]
+    InvalidCodebooks {
+        floats: usize,
+        expected: usize,
+        centroids: usize,
+    },
     #[error("cannot rescore: this index was built without its original float vectors (search with rescore off)")]
     NoOriginals,
+    #[error("cannot rescore: no original vector for key {0}")]
+    MissingOriginal(u64),
     /// An exception thrown by usearch's C++ core (out of memory, a broken
     /// invariant), passed on with its message.
     #[error("HNSW index (usearch): {0}")]
@@ -32,6 +56,8 @@ pub enum IndexError {
     },
     #[error("HNSW index file {}: {message}", path.display())]
     HnswFile { path: PathBuf, message: String },
+    #[error("{0} quantization is not available for the HNSW graph (use it with exact search)")]
+    UnsupportedGraphQuantization(&'static str),
     #[error("key {0} is reserved by the HNSW index (it marks removed entries)")]
     ReservedKey(u64),
     #[error("{keys} keys but {floats} floats: expected {dim} floats per key")]

@@ -66,6 +66,11 @@ impl FlatIndex {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// All rows, row-major.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
     /// Drops every row from `len` on (undoes appends that were not committed).
     pub fn truncate(&mut self, len: usize) {
         self.data.truncate(len * self.dim);

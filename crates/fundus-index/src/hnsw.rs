@@ -37,10 +37,14 @@
 //!   first search. [`HnswIndex::save`] therefore appends a trailer (magic,
 //!   length, CRC-32) that [`HnswIndex::load`] checks before usearch reads a
 //!   byte; usearch itself ignores the trailer.
-//! - **Scalars.** Vectors are stored as `f32`. usearch can also store `f16`,
-//!   `bf16`, `i8` and `b1` (with its own casting); exposing those is a later
-//!   step that would reuse [`Quantization`](crate::Quantization) as the
-//!   switch.
+//! - **Scalars.** The graph stores `f32`, or codes of a
+//!   [`Quantization`]: float16, int8 or binary (see `graph_codec.rs` for
+//!   why each has the form it has). A quantized graph is searched for
+//!   `ceil(k · oversampling)` candidates, which are then re-scored against
+//!   the original floats of a [`VectorSource`] ([`HnswIndex::search_with`]):
+//!   the graph walk reads small codes, only the candidates read floats.
+//! - **Files.** The trailer also carries the codec (the int8 scale, the
+//!   binary thresholds) as JSON, covered by the same checksum.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -52,12 +56,15 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+use usearch::{Index, IndexOptions};
 
 use fundus_core::metric::validate_vector;
 use fundus_core::Metric;
 
 use crate::error::IndexError;
+use crate::graph_codec::{Encoded, GraphCodec};
+use crate::quantization::{Quantization, SearchParams};
+use crate::vector_source::VectorSource;
 
 /// The smallest capacity reserved at once: every growth copies usearch's
 /// slot tables, so the first few doublings are skipped.
@@ -75,10 +82,11 @@ const MAX_EF: usize = 1 << 16;
 /// usearch marks removed entries with the largest key, so it cannot be used.
 pub const RESERVED_KEY: u64 = u64::MAX;
 
-/// Start of the trailer [`HnswIndex::save`] appends: this magic, then the
-/// length of the usearch bytes before it (u64 LE) and their CRC-32 (u32 LE).
-const TRAILER_MAGIC: &[u8; 8] = b"FNDSHNSW";
-const TRAILER_LEN: u64 = 8 + 8 + 4;
+/// [`HnswIndex::save`] appends the codec as JSON after usearch's bytes,
+/// then a trailer: this magic, the length of the usearch bytes (u64 LE),
+/// the length of the codec (u64 LE) and the CRC-32 of both (u32 LE).
+const TRAILER_MAGIC: &[u8; 8] = b"FNDSHNS2";
+const TRAILER_LEN: u64 = 8 + 8 + 8 + 4;
 
 /// Graph parameters of an HNSW index: the per-collection defaults stored in
 /// a collection's configuration. Missing fields take their defaults; unknown
@@ -150,6 +158,7 @@ pub struct HnswIndex {
     /// Scratch contexts reserved in usearch (one per concurrent operation).
     threads: usize,
     slots: Slots,
+    codec: GraphCodec,
     inner: Index,
 }
 
@@ -159,6 +168,7 @@ impl fmt::Debug for HnswIndex {
             .field("dim", &self.dim)
             .field("metric", &self.metric)
             .field("params", &self.params)
+            .field("quantization", &self.codec.quantization())
             .field("len", &self.len())
             .finish()
     }
@@ -167,12 +177,42 @@ impl fmt::Debug for HnswIndex {
 impl HnswIndex {
     /// An empty index for `dim`-dimensional vectors compared by `metric`.
     pub fn new(dim: usize, metric: Metric, params: HnswParams) -> Result<Self, IndexError> {
+        Self::with_codec(dim, metric, params, GraphCodec::F32)
+    }
+
+    /// An empty index whose graph stores `quantization` codes. int8 and
+    /// binary learn their ranges from `sample` (row-major vectors as they
+    /// will be added; a few thousand representative ones suffice); later
+    /// inserts reuse them.
+    pub fn new_quantized(
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+        quantization: Quantization,
+        sample: &[f32],
+    ) -> Result<Self, IndexError> {
+        let mut prepared = sample.to_vec();
+        if metric == Metric::Cosine && dim > 0 {
+            prepared
+                .chunks_exact_mut(dim)
+                .for_each(|v| metric.prepare(v));
+        }
+        let codec = GraphCodec::train(quantization, &prepared, dim)?;
+        Self::with_codec(dim, metric, params, codec)
+    }
+
+    fn with_codec(
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+        codec: GraphCodec,
+    ) -> Result<Self, IndexError> {
         params.validate()?;
         check_range("dim", dim, 1, usize::MAX, "at least 1")?;
         let options = IndexOptions {
             dimensions: dim,
-            metric: metric_kind(metric),
-            quantization: ScalarKind::F32,
+            metric: codec.metric_kind(metric),
+            quantization: codec.scalar_kind(),
             connectivity: params.m,
             expansion_add: params.ef_construct,
             // The beam comes from the number of results asked for; see the
@@ -190,8 +230,14 @@ impl HnswIndex {
             params,
             threads,
             slots: Slots::new(threads),
+            codec,
             inner,
         })
+    }
+
+    /// What the graph stores per vector.
+    pub fn quantization(&self) -> Quantization {
+        self.codec.quantization()
     }
 
     pub fn dim(&self) -> usize {
@@ -239,7 +285,7 @@ impl HnswIndex {
         let v = prepare(self.metric, vector);
         self.inner.remove(key).map_err(hnsw_error)?;
         self.reserve(1)?;
-        self.inner.add(key, &v).map_err(hnsw_error)
+        add_encoded(&self.inner, key, self.codec.encode(&v))
     }
 
     /// Inserts many row-major vectors at once, in parallel. Same result as
@@ -267,15 +313,31 @@ impl HnswIndex {
             self.inner.remove(key).map_err(hnsw_error)?;
         }
         self.reserve(last.len())?;
-        let (inner, slots, metric) = (&self.inner, &self.slots, self.metric);
+        let (inner, slots, metric, codec) = (&self.inner, &self.slots, self.metric, &self.codec);
         keys.par_iter()
             .enumerate()
             .filter(|(row, key)| last.get(*key) == Some(row))
             .try_for_each(|(row, &key)| {
                 let v = prepare(metric, &vectors[row * dim..(row + 1) * dim]);
                 let _slot = slots.acquire();
-                inner.add(key, &v).map_err(hnsw_error)
+                add_encoded(inner, key, codec.encode(&v))
             })
+    }
+
+    /// Moves the vector stored under `from` to the key `to`, which must be
+    /// free; the graph is unchanged. Lets a store renumber its rows when it
+    /// compacts them, without rebuilding the graph.
+    pub fn rename(&mut self, from: u64, to: u64) -> Result<bool, IndexError> {
+        check_key(to)?;
+        if from == to {
+            return Ok(self.contains(from));
+        }
+        if self.contains(to) {
+            return Err(IndexError::Hnsw(format!(
+                "cannot rename key {from} to {to}: {to} is taken"
+            )));
+        }
+        Ok(self.inner.rename(from, to).map_err(hnsw_error)? > 0)
     }
 
     /// Removes `key` and reports whether it was there. Honoured at once: no
@@ -316,6 +378,49 @@ impl HnswIndex {
         self.search_inner(query, k, ef_search, Some(allow))
     }
 
+    /// The `k` best keys for `query` with per-query knobs: `ef_search`
+    /// overrides the default beam, `allow` filters inside the traversal, and
+    /// for a quantized graph `params` sets how many candidates
+    /// (`ceil(k · oversampling)`) are re-scored exactly against
+    /// `originals`. Without rescoring the scores are the codes' estimates.
+    /// `ef_search` is raised to the candidate count when it is smaller.
+    pub fn search_with(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef_search: Option<usize>,
+        params: &SearchParams,
+        allow: Option<&dyn Fn(u64) -> bool>,
+        originals: Option<&dyn VectorSource>,
+    ) -> Result<Vec<(u64, f32)>, IndexError> {
+        let quantization = self.codec.quantization();
+        if quantization == Quantization::None {
+            return self.search_inner(query, k, ef_search, allow);
+        }
+        if let Some(ef) = ef_search {
+            check_ef("ef_search", ef)?;
+        }
+        let oversampling = params.oversampling_for(&quantization)?;
+        let candidates = ((k as f64) * oversampling as f64).ceil() as usize;
+        let ef = ef_search.unwrap_or(self.params.ef_search).max(candidates);
+        let mut hits = self.search_inner(query, candidates, Some(ef.min(MAX_EF)), allow)?;
+        if !params.rescore {
+            hits.truncate(k);
+            return Ok(hits);
+        }
+        let originals = originals.ok_or(IndexError::NoOriginals)?;
+        let q = prepare(self.metric, query);
+        for (key, score) in hits.iter_mut() {
+            let v = originals
+                .vector_of(*key)
+                .ok_or(IndexError::MissingOriginal(*key))?;
+            *score = self.metric.score(&q, v);
+        }
+        hits.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits.truncate(k);
+        Ok(hits)
+    }
+
     fn search_inner(
         &self,
         query: &[f32],
@@ -338,21 +443,18 @@ impl HnswIndex {
         // usearch allocates room for every wanted result up front.
         let wanted = k.max(ef).min(live);
         let q = prepare(self.metric, query);
+        let encoded = self.codec.encode(&q);
         let matches = {
             let _slot = self.slots.acquire();
-            match allow {
-                None => self.inner.search(&q, wanted),
-                Some(allow) => self.inner.filtered_search(&q, wanted, allow),
-            }
-            .map_err(hnsw_error)?
+            search_encoded(&self.inner, &encoded, wanted, allow)?
         };
-        let metric = self.metric;
+        let (metric, dim, codec) = (self.metric, self.dim, &self.codec);
         Ok(matches
             .keys
             .iter()
             .zip(&matches.distances)
             .take(k)
-            .map(|(&key, &d)| (key, score(metric, d)))
+            .map(|(&key, &d)| (key, codec.score(metric, dim, d)))
             .collect())
     }
 
@@ -367,7 +469,8 @@ impl HnswIndex {
         self.inner
             .save(utf8(&tmp)?)
             .map_err(|e| file_error(&tmp, e))?;
-        append_trailer(&tmp).map_err(|e| file_error(&tmp, e))?;
+        let codec = serde_json::to_vec(&self.codec).map_err(|e| file_error(&tmp, e))?;
+        append_trailer(&tmp, &codec).map_err(|e| file_error(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
     }
 
@@ -384,12 +487,12 @@ impl HnswIndex {
         metric: Metric,
         params: HnswParams,
     ) -> Result<Self, IndexError> {
-        let mut index = HnswIndex::new(dim, metric, params)?;
         let p = utf8(path)?;
         if !path.is_file() {
             return Err(file_error(path, "no such file"));
         }
-        check_trailer(path)?;
+        let codec = check_trailer(path)?;
+        let mut index = HnswIndex::with_codec(dim, metric, params, codec)?;
         let meta = Index::metadata(p).map_err(|e| file_error(path, e))?;
         if meta.dimensions != dim as u64 {
             return Err(file_error(
@@ -400,21 +503,22 @@ impl HnswIndex {
                 ),
             ));
         }
-        if meta.metric != metric_kind(metric) {
+        let expected_metric = index.codec.metric_kind(metric);
+        if meta.metric != expected_metric {
             return Err(file_error(
                 path,
                 format!(
-                    "was built for usearch metric {:?}, but {metric} needs {:?}",
+                    "was built for usearch metric {:?}, but {metric} needs {expected_metric:?}",
                     meta.metric,
-                    metric_kind(metric)
                 ),
             ));
         }
-        if meta.quantization != ScalarKind::F32 || meta.multi {
+        let expected_scalar = index.codec.scalar_kind();
+        if meta.quantization != expected_scalar || meta.multi {
             return Err(file_error(
                 path,
                 format!(
-                    "stores {:?} scalars (multi = {}); expected f32 with one vector per key",
+                    "stores {:?} scalars (multi = {}); its codec says {expected_scalar:?} with one vector per key",
                     meta.quantization, meta.multi
                 ),
             ));
@@ -450,19 +554,30 @@ impl HnswIndex {
     }
 }
 
-fn metric_kind(metric: Metric) -> MetricKind {
-    match metric {
-        Metric::Cosine | Metric::Dot => MetricKind::IP,
-        Metric::Euclidean => MetricKind::L2sq,
+fn add_encoded(inner: &Index, key: u64, v: Encoded<'_>) -> Result<(), IndexError> {
+    match v {
+        Encoded::F32(v) => inner.add(key, v),
+        Encoded::I8(v) => inner.add(key, &v),
+        Encoded::B1(v) => inner.add(key, &v),
     }
+    .map_err(hnsw_error)
 }
 
-/// usearch distance to a Fundus score (higher is better).
-fn score(metric: Metric, distance: f32) -> f32 {
-    match metric {
-        Metric::Cosine | Metric::Dot => 1.0 - distance,
-        Metric::Euclidean => -distance.max(0.0).sqrt(),
+fn search_encoded(
+    inner: &Index,
+    q: &Encoded<'_>,
+    wanted: usize,
+    allow: Option<&dyn Fn(u64) -> bool>,
+) -> Result<usearch::ffi::Matches, IndexError> {
+    match (q, allow) {
+        (Encoded::F32(q), None) => inner.search(q, wanted),
+        (Encoded::F32(q), Some(f)) => inner.filtered_search(q, wanted, f),
+        (Encoded::I8(q), None) => inner.search(q, wanted),
+        (Encoded::I8(q), Some(f)) => inner.filtered_search(q, wanted, f),
+        (Encoded::B1(q), None) => inner.search(q, wanted),
+        (Encoded::B1(q), Some(f)) => inner.filtered_search(q, wanted, f),
     }
+    .map_err(hnsw_error)
 }
 
 fn prepare(metric: Metric, v: &[f32]) -> Cow<'_, [f32]> {
@@ -494,21 +609,25 @@ fn file_error(path: &Path, e: impl fmt::Display) -> IndexError {
     }
 }
 
-/// Appends the checksum trailer to a file usearch just wrote, and syncs it.
-fn append_trailer(path: &Path) -> io::Result<()> {
+/// Appends the codec and the checksum trailer to a file usearch just
+/// wrote, and syncs it.
+fn append_trailer(path: &Path, codec: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new().read(true).append(true).open(path)?;
     let len = file.metadata()?.len();
-    let crc = crc_of(&mut file, len)?;
+    file.write_all(codec)?;
+    let crc = crc_of(&mut file, len + codec.len() as u64)?;
     let mut trailer = Vec::with_capacity(TRAILER_LEN as usize);
     trailer.extend_from_slice(TRAILER_MAGIC);
     trailer.extend_from_slice(&len.to_le_bytes());
+    trailer.extend_from_slice(&(codec.len() as u64).to_le_bytes());
     trailer.extend_from_slice(&crc.to_le_bytes());
     file.write_all(&trailer)?;
     file.sync_all()
 }
 
-/// Refuses a file without an intact trailer, before usearch reads it.
-fn check_trailer(path: &Path) -> Result<(), IndexError> {
+/// Refuses a file without an intact trailer, before usearch reads it, and
+/// returns the codec it carries.
+fn check_trailer(path: &Path) -> Result<GraphCodec, IndexError> {
     let corrupt = |what: &str| file_error(path, what);
     let mut file = File::open(path).map_err(|e| file_error(path, e))?;
     let total = file.metadata().map_err(|e| file_error(path, e))?.len();
@@ -520,21 +639,27 @@ fn check_trailer(path: &Path) -> Result<(), IndexError> {
         .and_then(|_| file.read_exact(&mut trailer))
         .map_err(|e| file_error(path, e))?;
     let (magic, rest) = trailer.split_at(8);
-    let (len, crc) = rest.split_at(8);
+    let (len, rest) = rest.split_at(8);
+    let (codec_len, crc) = rest.split_at(8);
     let len = u64::from_le_bytes(len.try_into().unwrap_or_default());
+    let codec_len = u64::from_le_bytes(codec_len.try_into().unwrap_or_default());
     let crc = u32::from_le_bytes(crc.try_into().unwrap_or_default());
     if magic != TRAILER_MAGIC {
         return Err(corrupt(
             "no checksum trailer: not written by Fundus, or cut short",
         ));
     }
-    if len != total - TRAILER_LEN {
-        return Err(corrupt("length in the trailer does not match the file"));
+    if len.checked_add(codec_len) != Some(total - TRAILER_LEN) {
+        return Err(corrupt("lengths in the trailer do not match the file"));
     }
-    if crc_of(&mut file, len).map_err(|e| file_error(path, e))? != crc {
+    if crc_of(&mut file, len + codec_len).map_err(|e| file_error(path, e))? != crc {
         return Err(corrupt("checksum mismatch: the file is corrupted"));
     }
-    Ok(())
+    let mut codec = vec![0u8; codec_len as usize];
+    file.seek(SeekFrom::Start(len))
+        .and_then(|_| file.read_exact(&mut codec))
+        .map_err(|e| file_error(path, e))?;
+    serde_json::from_slice(&codec).map_err(|e| file_error(path, format!("codec: {e}")))
 }
 
 /// CRC-32 of the first `len` bytes of `file`, read in 1 MiB steps.
@@ -641,13 +766,17 @@ mod tests {
     /// `n` points around 40 overlapping cluster centres, plus `QUERIES`
     /// queries drawn from the same distribution.
     fn clustered(seed: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
+        clustered_dim(seed, n, DIM)
+    }
+
+    fn clustered_dim(seed: u64, n: usize, dim: usize) -> (Vec<f32>, Vec<f32>) {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        let centres: Vec<f32> = (0..40 * DIM).map(|_| rng.gaussian()).collect();
+        let centres: Vec<f32> = (0..40 * dim).map(|_| rng.gaussian()).collect();
         let mut draw = |count: usize| -> Vec<f32> {
-            let mut out = Vec::with_capacity(count * DIM);
+            let mut out = Vec::with_capacity(count * dim);
             for _ in 0..count {
                 let c = (rng.next_u64() % 40) as usize;
-                let centre = &centres[c * DIM..(c + 1) * DIM];
+                let centre = &centres[c * dim..(c + 1) * dim];
                 out.extend(centre.iter().map(|x| x + SPREAD * rng.gaussian()));
             }
             out
@@ -943,6 +1072,198 @@ mod tests {
         std::fs::write(&garbage, b"this is not an index").unwrap();
         let err = HnswIndex::load(&garbage, DIM, Metric::Cosine, params).unwrap_err();
         assert!(err.to_string().contains("garbage.usearch"), "{err}");
+    }
+
+    /// The originals of `build`'s keys, for rescoring.
+    struct ByKey<'a>(&'a FlatIndex);
+
+    impl VectorSource for ByKey<'_> {
+        fn vector_of(&self, key: u64) -> Option<&[f32]> {
+            let row = key.checked_sub(1_000_003)?;
+            (row % 7 == 0).then(|| self.0.vector((row / 7) as usize))
+        }
+    }
+
+    fn quantized(metric: Metric, q: Quantization, data: &[f32]) -> (HnswIndex, FlatIndex) {
+        let mut hnsw =
+            HnswIndex::new_quantized(DIM, metric, HnswParams::default(), q, data).unwrap();
+        let keys: Vec<u64> = (0..data.len() / DIM).map(key).collect();
+        hnsw.add_batch(&keys, data).unwrap();
+        let mut flat = FlatIndex::new(DIM, metric);
+        data.chunks_exact(DIM).for_each(|v| {
+            flat.add(v).unwrap();
+        });
+        (hnsw, flat)
+    }
+
+    fn rescored_keys(
+        hnsw: &HnswIndex,
+        flat: &FlatIndex,
+        queries: &[f32],
+        params: SearchParams,
+    ) -> Vec<Vec<u64>> {
+        queries
+            .chunks_exact(DIM)
+            .map(|q| {
+                let hits = hnsw
+                    .search_with(q, 10, None, &params, None, Some(&ByKey(flat)))
+                    .unwrap();
+                hits.iter().map(|&(key, _)| key).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn quantized_graphs_rescored_keep_recall() {
+        let (data, queries) = clustered(11, N);
+        let int8 = Quantization::Int8 {
+            per_dimension: true,
+            quantile: None,
+        };
+        let rescore = SearchParams::default();
+        let raw = SearchParams {
+            oversampling: Some(1.0),
+            rescore: false,
+        };
+        for (metric, q, oversampling, floor) in [
+            (Metric::Cosine, Quantization::Float16, None, 0.95),
+            (Metric::Cosine, int8, None, 0.95),
+            (Metric::Euclidean, int8, None, 0.95),
+            (Metric::Dot, int8, None, 0.95),
+        ] {
+            let (hnsw, flat) = quantized(metric, q, &data);
+            assert_eq!(hnsw.quantization(), q);
+            let exact = exact_keys(&flat, &queries, 10, &|_| true);
+            let params = SearchParams {
+                oversampling,
+                ..rescore
+            };
+            let r = recall(&exact, &rescored_keys(&hnsw, &flat, &queries, params), 10);
+            let r_raw = recall(&exact, &rescored_keys(&hnsw, &flat, &queries, raw), 10);
+            eprintln!(
+                "hnsw {} {metric}: recall@10 rescored {r:.4}, codes only {r_raw:.4}",
+                q.name()
+            );
+            assert!(r >= floor, "{} {metric}: recall@10 = {r}", q.name());
+            assert!(r >= r_raw, "rescoring must not lose recall");
+        }
+    }
+
+    #[test]
+    fn binary_graph_rescored_keeps_recall_at_embedding_width() {
+        // Hamming distances over 32 bits tie everywhere and a graph cannot
+        // navigate them; binary is for embeddings of a few hundred
+        // dimensions, so this test uses 256.
+        const WIDE: usize = 256;
+        let (data, queries) = clustered_dim(15, 2000, WIDE);
+        let p = HnswParams::default();
+        let mut hnsw =
+            HnswIndex::new_quantized(WIDE, Metric::Cosine, p, Quantization::Binary, &data).unwrap();
+        let keys: Vec<u64> = (0..2000).collect();
+        hnsw.add_batch(&keys, &data).unwrap();
+        let mut flat = FlatIndex::new(WIDE, Metric::Cosine);
+        data.chunks_exact(WIDE).for_each(|v| {
+            flat.add(v).unwrap();
+        });
+        let (mut found, mut found_raw) = (0, 0);
+        let raw = SearchParams {
+            oversampling: Some(1.0),
+            rescore: false,
+        };
+        for q in queries.chunks_exact(WIDE) {
+            let exact: HashSet<u64> = flat
+                .search(q, 10)
+                .unwrap()
+                .iter()
+                .map(|&(r, _)| r as u64)
+                .collect();
+            let hits = hnsw
+                .search_with(q, 10, None, &SearchParams::default(), None, Some(&flat))
+                .unwrap();
+            found += hits.iter().filter(|(k, _)| exact.contains(k)).count();
+            let hits = hnsw.search_with(q, 10, None, &raw, None, None).unwrap();
+            found_raw += hits.iter().filter(|(k, _)| exact.contains(k)).count();
+        }
+        let total = (queries.len() / WIDE * 10) as f64;
+        let (r, r_raw) = (found as f64 / total, found_raw as f64 / total);
+        eprintln!("hnsw binary {WIDE}-d: recall@10 rescored (x4) {r:.4}, codes only {r_raw:.4}");
+        assert!(r >= 0.9, "recall@10 = {r}");
+        assert!(r > r_raw);
+    }
+
+    #[test]
+    fn quantized_scores_are_exact_after_rescoring_and_estimates_before() {
+        let (data, queries) = clustered(12, 800);
+        let int8 = Quantization::Int8 {
+            per_dimension: false,
+            quantile: Some(0.999),
+        };
+        let (hnsw, flat) = quantized(Metric::Cosine, int8, &data);
+        let q = &queries[..DIM];
+        let mut prepared = q.to_vec();
+        Metric::Cosine.prepare(&mut prepared);
+        let by_key = ByKey(&flat);
+        let hits = hnsw
+            .search_with(q, 5, None, &SearchParams::default(), None, Some(&by_key))
+            .unwrap();
+        for (k, s) in &hits {
+            let exact = Metric::Cosine.score(&prepared, by_key.vector_of(*k).unwrap());
+            assert!((s - exact).abs() < 1e-5, "{s} vs {exact}");
+        }
+        let raw = SearchParams {
+            oversampling: None,
+            rescore: false,
+        };
+        for (k, s) in hnsw.search_with(q, 5, None, &raw, None, None).unwrap() {
+            let exact = Metric::Cosine.score(&prepared, by_key.vector_of(k).unwrap());
+            assert!((s - exact).abs() < 0.05, "int8 estimate {s} vs {exact}");
+        }
+        assert_eq!(
+            hnsw.search_with(q, 5, None, &SearchParams::default(), None, None),
+            Err(IndexError::NoOriginals)
+        );
+    }
+
+    #[test]
+    fn quantized_graph_saves_its_codec() {
+        let (data, queries) = clustered(13, 600);
+        let dir = tempfile::tempdir().unwrap();
+        for q in [
+            Quantization::Binary,
+            Quantization::Int8 {
+                per_dimension: true,
+                quantile: Some(0.99),
+            },
+            Quantization::Float16,
+        ] {
+            let (hnsw, flat) = quantized(Metric::Cosine, q, &data);
+            let path = dir.path().join(format!("{}.usearch", q.name()));
+            hnsw.save(&path).unwrap();
+            let loaded =
+                HnswIndex::load(&path, DIM, Metric::Cosine, HnswParams::default()).unwrap();
+            assert_eq!(loaded.quantization(), q);
+            let params = SearchParams::default();
+            for query in queries.chunks_exact(DIM).take(20) {
+                let a = hnsw.search_with(query, 10, None, &params, None, Some(&ByKey(&flat)));
+                let b = loaded.search_with(query, 10, None, &params, None, Some(&ByKey(&flat)));
+                assert_eq!(a.unwrap(), b.unwrap(), "{}", q.name());
+            }
+        }
+    }
+
+    #[test]
+    fn rename_moves_a_vector_to_a_free_key() {
+        let (data, _) = clustered(14, 50);
+        let (mut hnsw, _) = build(Metric::Cosine, &data);
+        let v = &data[3 * DIM..4 * DIM];
+        assert!(hnsw.rename(key(3), 7).unwrap());
+        assert!(!hnsw.contains(key(3)) && hnsw.contains(7));
+        assert_eq!(hnsw.search(v, 1, None).unwrap()[0].0, 7);
+        assert!(hnsw.rename(key(4), 7).is_err(), "a taken key is refused");
+        assert!(
+            !hnsw.rename(999, 998).unwrap(),
+            "a missing key reports false"
+        );
     }
 
     #[test]

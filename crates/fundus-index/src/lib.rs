@@ -12,7 +12,9 @@
 //! [`HnswIndex`] is approximate search on an HNSW graph (usearch) for
 //! collections too large to scan: incremental inserts, immediate deletes,
 //! filters applied inside the graph traversal, per-query `ef_search`
-//! ([`HnswParams`]).
+//! ([`HnswParams`]). Its graph can hold quantized codes (float16, int8,
+//! binary) and re-score an oversampled candidate set against the floats
+//! of a [`VectorSource`].
 //!
 //! ```
 //! use fundus_core::Metric;
@@ -27,12 +29,15 @@
 
 pub mod error;
 pub mod flat;
+mod graph_codec;
 pub mod hnsw;
 pub mod quantization;
 pub mod topk;
+pub mod vector_source;
 
 pub use error::IndexError;
 pub use flat::FlatIndex;
 pub use hnsw::{HnswIndex, HnswParams};
 pub use quantization::{MemoryUsage, Quantization, QuantizedFlatIndex, SearchParams};
 pub use topk::TopK;
+pub use vector_source::VectorSource;

@@ -8,6 +8,10 @@
 //! the last folded sequence number, and the log is reset. A crash at any
 //! point leaves either the old manifest (the WAL still holds everything) or
 //! the new one (the WAL records at or below `applied_seq` are skipped).
+//!
+//! Vectors live in a [`VectorIndex`]: exact scans while the collection is
+//! small, an HNSW graph (saved beside the segment at each flush) once it
+//! passes [`IndexConfig::exact_threshold`](crate::IndexConfig).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
@@ -18,12 +22,12 @@ use serde::{Deserialize, Serialize};
 
 use fundus_core::metric::validate_vector;
 use fundus_core::{Filter, Hit};
-use fundus_index::FlatIndex;
 
 use crate::error::StoreError;
 use crate::manifest::{sync_dir, CollectionConfig, Manifest, FORMAT_VERSION};
 use crate::point::Point;
-use crate::segment::{self, Segment};
+use crate::segment;
+use crate::vector_index::{SearchOptions, VectorIndex, VectorMemory};
 use crate::wal::{FsyncPolicy, Wal};
 
 pub(crate) const WAL_FILE: &str = "wal.log";
@@ -52,7 +56,7 @@ enum Operation {
 pub struct Collection {
     dir: PathBuf,
     manifest: Manifest,
-    index: FlatIndex,
+    vectors: VectorIndex,
     /// Row → point; rows of replaced or deleted points stay as tombstones
     /// until the next flush compacts them away.
     points: Vec<Point>,
@@ -75,9 +79,14 @@ pub struct CollectionStats {
     /// Rows of replaced or deleted points awaiting compaction.
     pub tombstones: usize,
     pub segments: usize,
+    /// `"exact"` or `"hnsw"` (with the graph's quantization).
+    pub index: String,
     pub segment_bytes_on_disk: u64,
+    pub graph_bytes_on_disk: u64,
     pub wal_bytes_on_disk: u64,
-    pub vector_bytes_in_memory: usize,
+    pub memory: VectorMemory,
+    /// Texts and payloads of the rows, as their JSON would measure.
+    pub payload_bytes_in_memory: usize,
 }
 
 impl Collection {
@@ -90,14 +99,17 @@ impl Collection {
             config,
             segments: Vec::new(),
             applied_seq: None,
+            graph: None,
         };
+        manifest.config.index.validate()?;
         let (wal, _) = Wal::open(dir.join(WAL_FILE), FsyncPolicy::Always)?;
         manifest.write(&dir)?;
-        let index = FlatIndex::new(manifest.config.dim, manifest.config.metric);
+        let c = &manifest.config;
+        let vectors = VectorIndex::new(c.dim, c.metric, c.index);
         Ok(Collection {
             dir,
             manifest,
-            index,
+            vectors,
             points: Vec::new(),
             deleted: Vec::new(),
             live: 0,
@@ -117,7 +129,7 @@ impl Collection {
         };
         let (dim, metric) = (manifest.config.dim, manifest.config.metric);
         let mut c = Collection {
-            index: FlatIndex::new(dim, metric),
+            vectors: VectorIndex::new(dim, metric, manifest.config.index),
             points: Vec::new(),
             deleted: Vec::new(),
             live: 0,
@@ -133,6 +145,15 @@ impl Collection {
             for (p, v) in seg.points.into_iter().zip(seg.vectors.chunks_exact(dim)) {
                 c.push_row(p, v)?;
             }
+        }
+        match c.manifest.graph.clone() {
+            // A snapshot or a copy may leave the derived graph behind: it is
+            // rebuilt from the rows below. One that is there must be intact.
+            Some(name) if c.dir.join(SEGMENTS_DIR).join(&name).is_file() => {
+                let path = c.dir.join(SEGMENTS_DIR).join(&name);
+                c.vectors.load_graph(&path, c.live)?;
+            }
+            _ => c.index_rows(0)?,
         }
         let wal_path = c.dir.join(WAL_FILE);
         let records = if write {
@@ -169,7 +190,7 @@ impl Collection {
     /// that crashed before its commit.
     fn remove_orphan_segments(&self) -> Result<(), StoreError> {
         let segs = self.dir.join(SEGMENTS_DIR);
-        let keep: HashSet<&str> = self.manifest.segments.iter().map(String::as_str).collect();
+        let keep: HashSet<&str> = self.manifest.files().map(String::as_str).collect();
         let entries = fs::read_dir(&segs).map_err(|e| StoreError::io(&segs, e))?;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -180,8 +201,10 @@ impl Collection {
         Ok(())
     }
 
+    /// Appends a row to the storage; [`Self::index_rows`] then puts new rows
+    /// into the graph in one batch.
     fn push_row(&mut self, p: Point, prepared: &[f32]) -> Result<(), StoreError> {
-        let row = self.index.add_prepared(prepared)?;
+        let row = self.vectors.push(prepared)?;
         self.doc_rows.entry(p.doc_id.clone()).or_default().push(row);
         self.points.push(p);
         self.deleted.push(false);
@@ -189,16 +212,25 @@ impl Collection {
         Ok(())
     }
 
-    fn remove_doc(&mut self, doc_id: &str) -> bool {
+    /// Indexes rows `from..` (or builds the graph once the collection is
+    /// large enough).
+    fn index_rows(&mut self, from: u32) -> Result<(), StoreError> {
+        let deleted = &self.deleted;
+        self.vectors
+            .index_rows(from, self.live, &|r| !deleted[r as usize])
+    }
+
+    fn remove_doc(&mut self, doc_id: &str) -> Result<bool, StoreError> {
         match self.doc_rows.remove(doc_id) {
             Some(rows) => {
                 for r in rows {
                     self.deleted[r as usize] = true;
                     self.live -= 1;
+                    self.vectors.remove(r)?;
                 }
-                true
+                Ok(true)
             }
-            None => false,
+            None => Ok(false),
         }
     }
 
@@ -206,14 +238,23 @@ impl Collection {
         match op {
             Operation::Upsert { points, vectors } => {
                 let ids: HashSet<String> = points.iter().map(|p| p.doc_id.clone()).collect();
-                let replaced = ids.iter().filter(|id| self.remove_doc(id)).count();
+                let mut replaced = 0;
+                for id in &ids {
+                    replaced += usize::from(self.remove_doc(id)?);
+                }
+                let from = self.points.len() as u32;
                 for (p, v) in points.into_iter().zip(&vectors) {
                     self.push_row(p, v)?;
                 }
+                self.index_rows(from)?;
                 Ok(replaced)
             }
             Operation::Delete { doc_ids } => {
-                Ok(doc_ids.iter().filter(|id| self.remove_doc(id)).count())
+                let mut deleted = 0;
+                for id in &doc_ids {
+                    deleted += usize::from(self.remove_doc(id)?);
+                }
+                Ok(deleted)
             }
         }
     }
@@ -299,7 +340,12 @@ impl Collection {
 
     /// The stored (prepared) vector of row `i`.
     pub fn vector(&self, i: usize) -> &[f32] {
-        self.index.vector(i)
+        self.vectors.storage().vector(i)
+    }
+
+    /// Whether searches walk an HNSW graph (else they scan exactly).
+    pub fn has_graph(&self) -> bool {
+        self.vectors.graph().is_some()
     }
 
     pub fn dir(&self) -> &Path {
@@ -337,80 +383,122 @@ impl Collection {
         })
     }
 
-    /// Folds everything into one new segment (dropping tombstones), commits
-    /// it in the manifest and resets the WAL.
+    /// Folds everything into one new segment (dropping tombstones), saves
+    /// the graph beside it, commits both in the manifest and resets the WAL.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         if self.last_seq == self.manifest.applied_seq {
             // Nothing logged since the last commit: the segments are current.
             return Ok(());
         }
+        // Memory first: what is written is then exactly what is searched.
+        self.compact()?;
         let dim = self.manifest.config.dim;
-        let mut seg = Segment {
-            points: Vec::with_capacity(self.live),
-            vectors: Vec::with_capacity(self.live * dim),
-        };
-        for (i, p) in self.points() {
-            seg.points.push(p.clone());
-            seg.vectors.extend_from_slice(self.index.vector(i));
-        }
         // Named after the last operation it holds, which no earlier segment
         // of this collection can share (the early return above guarantees
         // an operation since the last flush).
-        let name = format!("seg-{:012}.seg", self.last_seq.map_or(0, |s| s + 1));
+        let stem = format!("seg-{:012}", self.last_seq.map_or(0, |s| s + 1));
+        let name = format!("{stem}.seg");
         let segs = self.dir.join(SEGMENTS_DIR);
-        segment::write(&segs, &name, dim, &seg)?;
-        let old = std::mem::replace(&mut self.manifest.segments, vec![name]);
+        let vectors = self.vectors.storage().as_slice();
+        segment::write_parts(&segs, &name, dim, &self.points, vectors)?;
+        let graph = match self.vectors.graph() {
+            Some(g) => {
+                let graph_name = format!("{stem}.hnsw");
+                g.save(&segs.join(&graph_name))?;
+                sync_dir(&segs)?;
+                Some(graph_name)
+            }
+            None => None,
+        };
+        let old: Vec<String> = self.manifest.files().cloned().collect();
+        self.manifest.segments = vec![name];
+        self.manifest.graph = graph;
         self.manifest.applied_seq = self.last_seq;
         self.manifest.write(&self.dir)?;
         let next_seq = self.last_seq.map_or(0, |s| s + 1);
         self.writer()?.reset(next_seq)?;
-        for o in old.into_iter().filter(|o| *o != self.manifest.segments[0]) {
+        let current: HashSet<String> = self.manifest.files().cloned().collect();
+        for o in old.into_iter().filter(|o| !current.contains(o)) {
             let p = segs.join(&o);
             fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
         }
-        // Memory now mirrors the segment: compact the tombstones away.
-        let mut fresh = FlatIndex::new(dim, self.manifest.config.metric);
-        self.doc_rows.clear();
-        for (row, p) in seg.points.iter().enumerate() {
-            fresh.add_prepared(&seg.vectors[row * dim..(row + 1) * dim])?;
-            self.doc_rows
-                .entry(p.doc_id.clone())
-                .or_default()
-                .push(row as u32);
+        Ok(())
+    }
+
+    /// Drops tombstoned rows from memory, renumbering the live ones in
+    /// order (graph keys follow).
+    fn compact(&mut self) -> Result<(), StoreError> {
+        if self.live == self.points.len() {
+            return Ok(());
         }
-        self.index = fresh;
-        self.live = seg.points.len();
-        self.deleted = vec![false; self.live];
-        self.points = seg.points;
+        let kept: Vec<u32> = (0..self.points.len() as u32)
+            .filter(|&r| !self.deleted[r as usize])
+            .collect();
+        self.vectors.compact(&kept)?;
+        let mut old = std::mem::take(&mut self.points)
+            .into_iter()
+            .map(Some)
+            .collect::<Vec<_>>();
+        self.doc_rows.clear();
+        for (new, &r) in kept.iter().enumerate() {
+            if let Some(p) = old[r as usize].take() {
+                self.doc_rows
+                    .entry(p.doc_id.clone())
+                    .or_default()
+                    .push(new as u32);
+                self.points.push(p);
+            }
+        }
+        self.deleted = vec![false; self.points.len()];
+        self.live = self.points.len();
         Ok(())
     }
 
     /// The `k` best documents for a query vector. A document scores with its
     /// best chunk.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>, StoreError> {
-        self.search_filtered(query, k, None)
+        self.search_with(query, k, None, &SearchOptions::default())
     }
 
     /// Like [`Collection::search`], among the points whose payload
-    /// (`metadata`) satisfies `filter`. The filter is evaluated once per
-    /// point and checked inside the scan; deleted points never score.
+    /// (`metadata`) satisfies `filter`.
     pub fn search_filtered(
         &self,
         query: &[f32],
         k: usize,
         filter: Option<&Filter>,
     ) -> Result<Vec<Hit>, StoreError> {
-        let allowed: Vec<bool> = self
-            .points
-            .iter()
-            .zip(&self.deleted)
-            .map(|(p, del)| !del && filter.is_none_or(|f| f.matches(p.metadata.as_ref())))
-            .collect();
-        let n = allowed.iter().filter(|x| **x).count();
-        let allow = |row: u32| allowed[row as usize];
-        let mut fetch = (k * 4).max(16).min(n);
+        self.search_with(query, k, filter, &SearchOptions::default())
+    }
+
+    /// The `k` best documents among the points whose payload (`metadata`)
+    /// satisfies `filter`, with per-query knobs. The filter is checked
+    /// inside the scan or the graph traversal, not on a short list after
+    /// it, so it never starves the result; deleted points never score.
+    pub fn search_with(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>, StoreError> {
+        let (points, deleted) = (&self.points, &self.deleted);
+        let allow = |row: u32| {
+            let r = row as usize;
+            !deleted[r] && filter.is_none_or(|f| f.matches(points[r].metadata.as_ref()))
+        };
+        if k == 0 || self.live == 0 {
+            // Still refuse a malformed query.
+            fundus_core::metric::validate_vector(query, self.manifest.config.dim)?;
+            return Ok(Vec::new());
+        }
+        // Several chunks of one document may rank together; ask for more
+        // rows until `k` documents are found or the candidates run out.
+        let mut fetch = (k * 4).max(16).min(self.live);
         loop {
-            let raw = self.index.search_filtered(query, fetch, &allow)?;
+            let raw = self
+                .vectors
+                .search(query, fetch, &allow, filter.is_some(), options)?;
             let mut seen = HashSet::new();
             let mut hits = Vec::with_capacity(k);
             for (row, score) in &raw {
@@ -429,29 +517,53 @@ impl Collection {
                     }
                 }
             }
-            if hits.len() == k || fetch >= n {
+            if hits.len() == k || raw.len() < fetch || fetch >= self.live {
                 return Ok(hits);
             }
-            fetch = (fetch * 4).min(n);
+            fetch = (fetch * 4).min(self.live);
         }
     }
 
     pub fn stats(&self) -> CollectionStats {
         let segs = self.dir.join(SEGMENTS_DIR);
         let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let index = match self.vectors.graph() {
+            Some(g) => match g.quantization() {
+                fundus_index::Quantization::None => "hnsw".to_string(),
+                q => format!("hnsw ({})", q.name()),
+            },
+            None => "exact".to_string(),
+        };
+        let payload_bytes_in_memory = self
+            .points
+            .iter()
+            .map(|p| {
+                p.doc_id.len()
+                    + p.text.len()
+                    + p.title.as_ref().map_or(0, String::len)
+                    + p.metadata.as_ref().map_or(0, |m| m.to_string().len())
+            })
+            .sum();
         CollectionStats {
             points: self.live,
             documents: self.documents(),
             tombstones: self.points.len() - self.live,
             segments: self.manifest.segments.len(),
+            index,
             segment_bytes_on_disk: self
                 .manifest
                 .segments
                 .iter()
                 .map(|s| size(&segs.join(s)))
                 .sum(),
+            graph_bytes_on_disk: self
+                .manifest
+                .graph
+                .as_ref()
+                .map_or(0, |g| size(&segs.join(g))),
             wal_bytes_on_disk: size(&self.dir.join(WAL_FILE)),
-            vector_bytes_in_memory: self.index.len() * self.manifest.config.dim * 4,
+            memory: self.vectors.memory(),
+            payload_bytes_in_memory,
         }
     }
 }
@@ -690,6 +802,217 @@ mod tests {
             .search_filtered(&[1.0, 0.0, 0.0], 10, Some(&none))
             .unwrap()
             .is_empty());
+    }
+
+    /// Deterministic pseudo-random vectors around a few directions, so
+    /// neighbours are meaningful and a graph has work to do.
+    fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let centres: Vec<Vec<f32>> = (0..8).map(|_| (0..dim).map(|_| next()).collect()).collect();
+        (0..n)
+            .map(|i| centres[i % 8].iter().map(|c| c + 0.6 * next()).collect())
+            .collect()
+    }
+
+    fn graph_collection(data: &DataDir, quantization: fundus_index::Quantization) -> Collection {
+        let index = crate::IndexConfig {
+            exact_threshold: 200,
+            quantization,
+            ..Default::default()
+        };
+        let config =
+            CollectionConfig::new("g", ModelInfo::toy(24), Metric::Cosine).with_index(index);
+        data.create(config).unwrap()
+    }
+
+    fn fill(c: &mut Collection, n: usize, seed: u64) -> Vec<Vec<f32>> {
+        let vectors = random_vectors(n, 24, seed);
+        let points: Vec<Point> = (0..n)
+            .map(|i| {
+                let mut p = point(&format!("d{i}"), 0);
+                p.metadata = Some(serde_json::json!({ "bucket": i % 10 }));
+                p
+            })
+            .collect();
+        // Several batches: the graph is built when the threshold is crossed
+        // and grows incrementally after.
+        for (ps, vs) in points.chunks(150).zip(vectors.chunks(150)) {
+            c.upsert(ps, vs).unwrap();
+        }
+        vectors
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<String> {
+        hits.iter().map(|h| h.id.clone()).collect()
+    }
+
+    fn recall_vs_exact(c: &Collection, queries: &[Vec<f32>], filter: Option<&Filter>) -> f64 {
+        let exact = SearchOptions {
+            exact: true,
+            ..Default::default()
+        };
+        let mut found = 0;
+        let mut total = 0;
+        for q in queries {
+            let truth = ids(&c.search_with(q, 10, filter, &exact).unwrap());
+            let got = ids(&c
+                .search_with(q, 10, filter, &SearchOptions::default())
+                .unwrap());
+            found += truth.iter().filter(|t| got.contains(t)).count();
+            total += truth.len();
+        }
+        found as f64 / total as f64
+    }
+
+    #[test]
+    fn a_growing_collection_switches_to_a_graph_that_survives_flush_and_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = graph_collection(&data, fundus_index::Quantization::None);
+        let vectors = fill(&mut c, 120, 1);
+        assert!(!c.has_graph(), "below the threshold search is exact");
+        fill(&mut c, 900, 2);
+        assert!(c.has_graph());
+        assert_eq!(c.stats().index, "hnsw");
+        let queries = random_vectors(30, 24, 99);
+        let r = recall_vs_exact(&c, &queries, None);
+        assert!(r >= 0.95, "recall@10 {r}");
+
+        // Deletes are honoured by the graph at once; compaction at flush
+        // renumbers rows and the graph follows.
+        let doomed: Vec<String> = (0..900).step_by(3).map(|i| format!("d{i}")).collect();
+        let doomed_refs: Vec<&str> = doomed.iter().map(String::as_str).collect();
+        c.delete(&doomed_refs).unwrap();
+        let before: Vec<Vec<String>> = queries
+            .iter()
+            .map(|q| ids(&c.search(q, 10).unwrap()))
+            .collect();
+        for hits in &before {
+            assert!(
+                hits.iter().all(|h| !doomed.contains(h)),
+                "deleted never score"
+            );
+        }
+        c.flush().unwrap();
+        assert_eq!(c.stats().tombstones, 0);
+        assert!(c.stats().graph_bytes_on_disk > 0);
+        let after: Vec<Vec<String>> = queries
+            .iter()
+            .map(|q| ids(&c.search(q, 10).unwrap()))
+            .collect();
+        assert_eq!(before, after, "compaction renames graph keys, results stay");
+        // Operations after the flush are replayed into the loaded graph.
+        c.upsert(&[point("new", 0)], std::slice::from_ref(&vectors[0]))
+            .unwrap();
+        drop(c);
+        let c = data.open("g").unwrap();
+        assert!(c.has_graph());
+        assert_eq!(c.search(&vectors[0], 1).unwrap()[0].score, 1.0);
+        let reopened: Vec<Vec<String>> = queries
+            .iter()
+            .map(|q| ids(&c.search(q, 10).unwrap()))
+            .collect();
+        // The reopened graph is the saved one plus the replayed insert.
+        let same = after
+            .iter()
+            .zip(&reopened)
+            .filter(|(a, b)| {
+                let b: Vec<&String> = b.iter().filter(|x| x.as_str() != "new").collect();
+                a.iter().take(b.len()).eq(b)
+            })
+            .count();
+        assert!(same >= 28, "{same} of 30 queries unchanged after reopen");
+    }
+
+    #[test]
+    fn graph_search_applies_filters_inside_and_keeps_recall() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = graph_collection(&data, fundus_index::Quantization::None);
+        fill(&mut c, 3000, 3);
+        assert!(c.has_graph());
+        // 10% selectivity.
+        let f = Filter::parse("bucket = 7").unwrap();
+        let queries = random_vectors(30, 24, 77);
+        for q in &queries {
+            let hits = c
+                .search_with(q, 10, Some(&f), &SearchOptions::default())
+                .unwrap();
+            assert_eq!(hits.len(), 10);
+            assert!(hits
+                .iter()
+                .all(|h| h.metadata.as_ref().unwrap()["bucket"] == 7));
+        }
+        let r = recall_vs_exact(&c, &queries, Some(&f));
+        assert!(r >= 0.95, "filtered recall@10 {r}");
+    }
+
+    #[test]
+    fn quantized_graphs_rescore_and_take_per_query_knobs() {
+        for q in [
+            fundus_index::Quantization::Int8 {
+                per_dimension: true,
+                quantile: None,
+            },
+            fundus_index::Quantization::Float16,
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let data = DataDir::new(tmp.path());
+            let mut c = graph_collection(&data, q);
+            fill(&mut c, 2000, 4);
+            assert!(c.stats().index.contains(q.name()), "{}", c.stats().index);
+            let queries = random_vectors(20, 24, 5);
+            let r = recall_vs_exact(&c, &queries, None);
+            assert!(r >= 0.95, "{}: recall@10 {r}", q.name());
+            // Rescored scores are exact cosines.
+            let exact = SearchOptions {
+                exact: true,
+                ..Default::default()
+            };
+            let wide = SearchOptions {
+                ef_search: Some(400),
+                ..Default::default()
+            };
+            let a = c.search_with(&queries[0], 3, None, &wide).unwrap();
+            let b = c.search_with(&queries[0], 3, None, &exact).unwrap();
+            assert_eq!(ids(&a), ids(&b));
+            assert!((a[0].score - b[0].score).abs() < 1e-6);
+            let bad = SearchOptions {
+                ef_search: Some(0),
+                ..Default::default()
+            };
+            assert!(c.search_with(&queries[0], 3, None, &bad).is_err());
+        }
+    }
+
+    #[test]
+    fn a_damaged_graph_is_named_and_a_missing_one_rebuilt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = graph_collection(&data, fundus_index::Quantization::None);
+        fill(&mut c, 400, 6);
+        c.flush().unwrap();
+        let graph = c
+            .dir()
+            .join(SEGMENTS_DIR)
+            .join(c.manifest.graph.clone().unwrap());
+        drop(c);
+        let bytes = fs::read(&graph).unwrap();
+        let mut broken = bytes.clone();
+        broken[100] ^= 0x10;
+        fs::write(&graph, &broken).unwrap();
+        let err = data.open("g").err().unwrap().to_string();
+        assert!(err.contains(".hnsw") && err.contains("checksum"), "{err}");
+        fs::remove_file(&graph).unwrap();
+        let c = data.open("g").unwrap();
+        assert!(c.has_graph(), "rebuilt from the rows");
+        assert_eq!(c.len(), 400);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub mod manifest;
 pub mod point;
 pub mod segment;
 pub mod snapshot;
+pub mod vector_index;
 pub mod wal;
 
 pub use collection::Collection;
@@ -45,3 +46,4 @@ pub use error::StoreError;
 pub use manifest::{ChunkingInfo, CollectionConfig, ModelInfo};
 pub use point::Point;
 pub use snapshot::SnapshotInfo;
+pub use vector_index::{IndexConfig, SearchOptions, VectorMemory};

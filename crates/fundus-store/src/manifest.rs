@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use fundus_core::Metric;
 
 use crate::error::StoreError;
+use crate::vector_index::IndexConfig;
 
 /// The model that produced a collection's vectors. A query must be embedded
 /// by the same model (same weights), or its scores mean nothing.
@@ -63,6 +64,9 @@ pub struct CollectionConfig {
     pub model: ModelInfo,
     #[serde(default)]
     pub chunking: Option<ChunkingInfo>,
+    /// Exact scan or HNSW graph, and its quantization.
+    #[serde(default)]
+    pub index: IndexConfig,
 }
 
 impl CollectionConfig {
@@ -73,7 +77,14 @@ impl CollectionConfig {
             metric,
             model,
             chunking: None,
+            index: IndexConfig::default(),
         }
+    }
+
+    /// The same config with another index configuration.
+    pub fn with_index(mut self, index: IndexConfig) -> Self {
+        self.index = index;
+        self
     }
 }
 
@@ -90,12 +101,21 @@ pub struct Manifest {
     /// The last WAL sequence number whose operation the segments contain.
     #[serde(default)]
     pub applied_seq: Option<u64>,
+    /// The HNSW graph over the segments' rows, saved with them (in
+    /// `segments/`); absent while the collection is searched exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<String>,
 }
 
 pub(crate) const MANIFEST_FILE: &str = "collection.json";
 pub(crate) const FORMAT_VERSION: u32 = 2;
 
 impl Manifest {
+    /// Every file in `segments/` the manifest names.
+    pub fn files(&self) -> impl Iterator<Item = &String> {
+        self.segments.iter().chain(&self.graph)
+    }
+
     pub(crate) fn read(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join(MANIFEST_FILE);
         let text = fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;

@@ -38,15 +38,27 @@ fn corrupt(path: &Path, reason: impl Into<String>) -> StoreError {
 
 /// Writes a segment atomically into `dir` under `name`.
 pub fn write(dir: &Path, name: &str, dim: usize, seg: &Segment) -> Result<PathBuf, StoreError> {
+    write_parts(dir, name, dim, &seg.points, &seg.vectors)
+}
+
+/// [`write`] from borrowed parts, so a collection can write its rows
+/// without copying them into a [`Segment`] first.
+pub fn write_parts(
+    dir: &Path,
+    name: &str,
+    dim: usize,
+    points: &[Point],
+    vectors: &[f32],
+) -> Result<PathBuf, StoreError> {
     let path = dir.join(name);
-    let json = serde_json::to_vec(&seg.points).map_err(|e| corrupt(&path, e.to_string()))?;
-    let mut buf = Vec::with_capacity(HEADER + json.len() + seg.vectors.len() * 4 + 4);
+    let json = serde_json::to_vec(points).map_err(|e| corrupt(&path, e.to_string()))?;
+    let mut buf = Vec::with_capacity(HEADER + json.len() + vectors.len() * 4 + 4);
     buf.extend_from_slice(MAGIC);
-    buf.extend_from_slice(&(seg.points.len() as u64).to_le_bytes());
+    buf.extend_from_slice(&(points.len() as u64).to_le_bytes());
     buf.extend_from_slice(&(dim as u64).to_le_bytes());
     buf.extend_from_slice(&(json.len() as u64).to_le_bytes());
     buf.extend_from_slice(&json);
-    for x in &seg.vectors {
+    for x in vectors {
         buf.extend_from_slice(&x.to_le_bytes());
     }
     let crc = crc32fast::hash(&buf);

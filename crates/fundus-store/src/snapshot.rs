@@ -2,7 +2,8 @@
 //! while writers go on; and restoring one as a new collection.
 //!
 //! A snapshot is a zip archive of a collection's durable state:
-//! `collection.json`, the segments it names (`segments/*.seg`) and
+//! `collection.json`, the segments it names (`segments/*.seg`, and the
+//! HNSW graph saved with them, `segments/*.hnsw`) and
 //! `wal.log`. Nothing stops the writer; consistency follows from the order
 //! in which a flush changes the files (new segment, manifest, WAL reset,
 //! old segments deleted):
@@ -198,7 +199,7 @@ fn capture(
     fs::create_dir_all(&segs).map_err(|e| StoreError::io(&segs, e))?;
     let manifest = Manifest::read(dir)?;
     hook(Step::ManifestRead);
-    for name in &manifest.segments {
+    for name in manifest.files() {
         let from = dir.join(SEGMENTS_DIR).join(name);
         match link_or_copy(&from, &segs.join(name)) {
             Ok(()) => {}
@@ -260,12 +261,7 @@ fn zip_into(work: &Path, manifest: &Manifest, tmp: &Path) -> Result<(), StoreErr
     let file = File::create(tmp).map_err(|e| StoreError::io(tmp, e))?;
     let mut zw = ZipWriter::new(BufWriter::new(file));
     let mut entries = vec![MANIFEST_FILE.to_string()];
-    entries.extend(
-        manifest
-            .segments
-            .iter()
-            .map(|s| format!("{SEGMENTS_DIR}/{s}")),
-    );
+    entries.extend(manifest.files().map(|s| format!("{SEGMENTS_DIR}/{s}")));
     if work.join(WAL_FILE).is_file() {
         entries.push(WAL_FILE.to_string());
     }
@@ -295,7 +291,7 @@ fn entry_path(name: &str) -> Option<&str> {
         return Some(name);
     }
     let seg = name.strip_prefix(SEGMENTS_DIR)?.strip_prefix('/')?;
-    (valid_name(seg) && seg.ends_with(".seg")).then_some(name)
+    (valid_name(seg) && (seg.ends_with(".seg") || seg.ends_with(".hnsw"))).then_some(name)
 }
 
 /// Rewrites paths inside `from` in an error to the same paths inside `to`,

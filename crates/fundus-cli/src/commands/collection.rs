@@ -7,9 +7,25 @@ use anyhow::Result;
 use clap::Subcommand;
 
 use crate::context::Context;
+use crate::create_args::CreateArgs;
 
 #[derive(Subcommand)]
 pub enum CollectionCommand {
+    /// Create an empty collection with its model, chunking and index settings.
+    #[command(
+        after_help = "`fundus ingest` creates a missing collection with the same \
+options; create it first to pick them without ingesting.\n\n\
+Example:\n  fundus collection create products --quantization int8 --hnsw-m 32 --ef-search 128\n  \
+fundus ingest -c products -i catalogue.jsonl\n\n\
+Below --exact-threshold chunks search scans every vector exactly (fast at that size); \
+from there on an HNSW graph answers, and --quantization decides what it stores \
+(the float vectors stay for rescoring)."
+    )]
+    Create {
+        name: String,
+        #[command(flatten)]
+        create: Box<CreateArgs>,
+    },
     /// List the collections in the data directory.
     List,
     /// Show a collection's model, dimension, counts and sizes.
@@ -106,6 +122,18 @@ and a collection an alias points to cannot be deleted."
 
 pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
     match cmd {
+        CollectionCommand::Create { name, create } => {
+            let (_, config) = create.build(ctx, &name)?;
+            let c = ctx.data.create(config)?;
+            let cfg = c.config();
+            println!(
+                "created collection {name:?}: model {}, {} dimensions, {}, {}",
+                cfg.model.name,
+                cfg.dim,
+                cfg.metric,
+                index_summary(cfg)
+            );
+        }
         CollectionCommand::List => {
             let names = ctx.data.list()?;
             if names.is_empty() {
@@ -141,14 +169,10 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
                 Some(ch) => println!("chunking     {} tokens, overlap {}", ch.size, ch.overlap),
                 None => println!("chunking     off (documents truncated)"),
             }
+            println!("index        {}", index_summary(cfg));
+            println!("  in use     {}", stats.index);
             println!("documents    {}", stats.documents);
             println!("chunks       {}", stats.points);
-            println!(
-                "segments     {} ({}) | WAL {}",
-                stats.segments,
-                human(stats.segment_bytes_on_disk),
-                human(stats.wal_bytes_on_disk)
-            );
             if stats.tombstones > 0 {
                 println!(
                     "tombstones   {} (dropped at the next flush)",
@@ -156,8 +180,17 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
                 );
             }
             println!(
-                "memory       vectors {}",
-                human(stats.vector_bytes_in_memory as u64)
+                "disk         segments {} ({} files) | graph {} | WAL {}",
+                human(stats.segment_bytes_on_disk),
+                stats.segments,
+                human(stats.graph_bytes_on_disk),
+                human(stats.wal_bytes_on_disk)
+            );
+            println!(
+                "memory       vectors {} | graph {} | texts and payloads {}",
+                human(stats.memory.vectors as u64),
+                human(stats.memory.graph as u64),
+                human(stats.payload_bytes_in_memory as u64)
             );
         }
         CollectionCommand::Get { name, id } => {
@@ -263,4 +296,17 @@ fn human(bytes: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// One line on how a collection indexes its vectors.
+fn index_summary(cfg: &fundus_store::CollectionConfig) -> String {
+    let i = &cfg.index;
+    format!(
+        "exact below {} chunks, then HNSW (m {}, ef_construct {}, ef_search {}, quantization {})",
+        i.exact_threshold,
+        i.hnsw.m,
+        i.hnsw.ef_construct,
+        i.hnsw.ef_search,
+        i.quantization.name()
+    )
 }

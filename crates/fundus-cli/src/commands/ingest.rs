@@ -6,12 +6,12 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use fundus_core::corpus::{count_lines, JsonlDocuments};
-use fundus_core::{Chunk, Document, Metric};
-use fundus_models::registry::DEFAULT_MODEL;
+use fundus_core::{Chunk, Document};
 use fundus_models::{BiEncoder, Chunker, InputKind};
-use fundus_store::{ChunkingInfo, Collection, CollectionConfig, Point};
+use fundus_store::{ChunkingInfo, Collection, Point};
 
-use crate::context::{Context, LoadedModel, PrefixArgs};
+use crate::context::{Context, LoadedModel};
+use crate::create_args::CreateArgs;
 use crate::progress;
 
 /// Documents embedded and committed per round: a crash loses at most one
@@ -24,7 +24,9 @@ const DOCS_PER_COMMIT: usize = 512;
 ({\"_id\", \"title\", \"text\"}) or {\"id\", \"text\", \"title\"?, \"metadata\"?}. \
 \nDocuments longer than the model's window are split into overlapping token windows; \
 a search returns each document once, scored by its best chunk.\n\n\
-Example:\n  fundus ingest --collection products --input examples/products/corpus.jsonl"
+Example:\n  fundus ingest --collection products --input examples/products/corpus.jsonl\n\n\
+Model, chunking, metric and index options apply when the collection is created; \
+appending to an existing collection uses its own."
 )]
 pub struct IngestArgs {
     /// Collection to create or append to.
@@ -33,27 +35,11 @@ pub struct IngestArgs {
     /// JSONL file with one document per line.
     #[arg(long, short)]
     pub input: PathBuf,
-    /// Model name (pulled on first use) or path to a sentence-transformers folder
-    /// [default: all-minilm-l6-v2; when appending: the collection's model].
-    #[arg(long, short)]
-    pub model: Option<String>,
-    /// Tokens per chunk (default: the model's window minus special tokens).
-    #[arg(long)]
-    pub chunk_size: Option<usize>,
-    /// Tokens shared by consecutive chunks.
-    #[arg(long, default_value_t = 32)]
-    pub chunk_overlap: usize,
-    /// Do not chunk: embed the first max_seq_length tokens of each document only.
-    #[arg(long, conflicts_with_all = ["chunk_size"])]
-    pub no_chunking: bool,
-    /// Similarity used for search (cosine, dot, euclidean).
-    #[arg(long, default_value = "cosine")]
-    pub metric: Metric,
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     #[command(flatten)]
-    pub prefixes: PrefixArgs,
+    pub create: CreateArgs,
     /// Skip malformed lines (and ids repeated within the file) instead of stopping;
     /// report how many. Ids already in the collection are replaced.
     #[arg(long)]
@@ -67,7 +53,7 @@ pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
     }
     let mut collection = ctx.data.open_for_write(&args.collection)?;
     let built_with = collection.config().model.clone();
-    let mut model = ctx.load_model(args.model.as_deref().unwrap_or(&built_with.source))?;
+    let mut model = ctx.load_model(args.create.model.as_deref().unwrap_or(&built_with.source))?;
     // Appended passages must be embedded exactly like the first ones.
     model.set_prefixes(
         built_with.query_prefix.clone(),
@@ -87,40 +73,11 @@ pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
 }
 
 fn create_and_ingest(ctx: &Context, args: &IngestArgs, total: usize) -> Result<()> {
-    let mut model = ctx.load_model(args.model.as_deref().unwrap_or(DEFAULT_MODEL))?;
-    model.apply_prefixes(&args.prefixes);
-    let chunking = if args.no_chunking {
-        None
-    } else {
-        let window = chunk_window(&model);
-        let size = args.chunk_size.unwrap_or(window);
-        if size > window {
-            bail!("--chunk-size {size} exceeds the model's window of {window} tokens");
-        }
-        Chunker::new(size, args.chunk_overlap).map_err(anyhow::Error::msg)?;
-        Some(ChunkingInfo {
-            size,
-            overlap: args.chunk_overlap,
-        })
-    };
-    let mut config = CollectionConfig::new(&args.collection, model.info.clone(), args.metric);
-    config.chunking = chunking;
+    let (mut model, config) = args.create.build(ctx, &args.collection)?;
+    let chunking = config.chunking;
     ctx.say(&format!("creating collection {:?}", args.collection));
     let mut collection = ctx.data.create(config)?;
     ingest_into(ctx, args, &mut model, chunking, &mut collection, total)
-}
-
-/// Tokens left for text in one window: the model's window minus the
-/// special tokens and the passage prefix.
-fn chunk_window(model: &LoadedModel) -> usize {
-    let enc = &model.encoder;
-    let prefix = enc
-        .prefix(InputKind::Passage)
-        .and_then(|p| enc.tokenizer().token_offsets(p).ok())
-        .map_or(0, |t| t.len());
-    enc.max_seq_length()
-        .saturating_sub(enc.tokenizer().special_tokens() + prefix)
-        .max(1)
 }
 
 fn ingest_into(

@@ -6,7 +6,9 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use fundus_core::Filter;
+use fundus_index::SearchParams;
 use fundus_models::InputKind;
+use fundus_store::SearchOptions;
 
 use crate::context::Context;
 
@@ -36,6 +38,19 @@ pub struct SearchArgs {
     /// Characters of each hit's text to show.
     #[arg(long, default_value_t = 160)]
     pub snippet: usize,
+    /// HNSW beam width for this query [default: the collection's ef_search].
+    #[arg(long, help_heading = "Search tuning")]
+    pub ef: Option<usize>,
+    /// Scan every vector exactly, even where an HNSW graph exists.
+    #[arg(long, help_heading = "Search tuning")]
+    pub exact: bool,
+    /// Quantized graphs: candidates per hit re-scored with the float vectors
+    /// [default: 2 for float16/int8, 4 for binary].
+    #[arg(long, help_heading = "Search tuning")]
+    pub oversampling: Option<f32>,
+    /// Quantized graphs: return the codes' approximate scores, no rescoring.
+    #[arg(long, help_heading = "Search tuning")]
+    pub no_rescore: bool,
 }
 
 pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
@@ -73,7 +88,15 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
     let qv = encoder.embed(&[args.query.as_str()], InputKind::Query)?;
     let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
     let t1 = Instant::now();
-    let hits = collection.search_filtered(&qv[0], args.k, filter.as_ref())?;
+    let options = SearchOptions {
+        ef_search: args.ef,
+        exact: args.exact,
+        quantization: SearchParams {
+            oversampling: args.oversampling,
+            rescore: !args.no_rescore,
+        },
+    };
+    let hits = collection.search_with(&qv[0], args.k, filter.as_ref(), &options)?;
     let search_ms = t1.elapsed().as_secs_f64() * 1e3;
 
     if args.json {

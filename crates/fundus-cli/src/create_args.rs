@@ -1,0 +1,143 @@
+//! What a new collection is made of: model, chunking, metric and index.
+//! Shared by `fundus ingest` (which creates a missing collection) and
+//! `fundus collection create`.
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+
+use fundus_core::Metric;
+use fundus_index::{HnswParams, Quantization};
+use fundus_models::registry::DEFAULT_MODEL;
+use fundus_models::{Chunker, InputKind};
+use fundus_store::{ChunkingInfo, CollectionConfig, IndexConfig};
+
+use crate::context::{Context, LoadedModel, PrefixArgs};
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Model name (pulled on first use) or path to a sentence-transformers folder
+    /// [default: all-minilm-l6-v2; when appending: the collection's model].
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// Tokens per chunk (default: the model's window minus special tokens).
+    #[arg(long)]
+    pub chunk_size: Option<usize>,
+    /// Tokens shared by consecutive chunks.
+    #[arg(long, default_value_t = 32)]
+    pub chunk_overlap: usize,
+    /// Do not chunk: embed the first max_seq_length tokens of each document only.
+    #[arg(long, conflicts_with_all = ["chunk_size"])]
+    pub no_chunking: bool,
+    /// Similarity used for search (cosine, dot, euclidean).
+    #[arg(long, default_value = "cosine")]
+    pub metric: Metric,
+    #[command(flatten)]
+    pub prefixes: PrefixArgs,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
+/// How the collection indexes its vectors (fixed at creation).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Index (fixed when the collection is created)")]
+pub struct IndexArgs {
+    /// Chunks below which search is an exact scan; from this size on an HNSW
+    /// graph is built and kept up to date.
+    #[arg(long, default_value_t = IndexConfig::default().exact_threshold)]
+    pub exact_threshold: usize,
+    /// HNSW links per node: more gives better recall on hard data, more memory.
+    #[arg(long = "hnsw-m", default_value_t = HnswParams::default().m)]
+    pub m: usize,
+    /// HNSW beam width while inserting (graph quality vs. build time).
+    #[arg(long, default_value_t = HnswParams::default().ef_construct)]
+    pub ef_construct: usize,
+    /// Default HNSW beam width while searching (`fundus search --ef` overrides).
+    #[arg(long, default_value_t = HnswParams::default().ef_search)]
+    pub ef_search: usize,
+    /// What the graph stores per vector; the float vectors are kept for rescoring.
+    #[arg(long, value_enum, default_value_t = QuantizationArg::None)]
+    pub quantization: QuantizationArg,
+    /// int8 only: clip ranges to this quantile of the values (e.g. 0.99).
+    #[arg(long)]
+    pub int8_quantile: Option<f32>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuantizationArg {
+    /// f32: 4 bytes per dimension.
+    None,
+    /// 2 bytes per dimension; rankings barely change.
+    Float16,
+    /// 1 byte per dimension, rescored with the floats.
+    Int8,
+    /// 1 bit per dimension, rescored with the floats (oversampling 4).
+    Binary,
+}
+
+impl IndexArgs {
+    pub fn config(&self) -> Result<IndexConfig> {
+        if self.int8_quantile.is_some() && self.quantization != QuantizationArg::Int8 {
+            bail!("--int8-quantile needs --quantization int8");
+        }
+        let quantization = match self.quantization {
+            QuantizationArg::None => Quantization::None,
+            QuantizationArg::Float16 => Quantization::Float16,
+            QuantizationArg::Int8 => Quantization::Int8 {
+                per_dimension: true,
+                quantile: self.int8_quantile,
+            },
+            QuantizationArg::Binary => Quantization::Binary,
+        };
+        let config = IndexConfig {
+            exact_threshold: self.exact_threshold,
+            hnsw: HnswParams {
+                m: self.m,
+                ef_construct: self.ef_construct,
+                ef_search: self.ef_search,
+            },
+            quantization,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl CreateArgs {
+    /// Loads the model and works out the new collection's config.
+    pub fn build(&self, ctx: &Context, name: &str) -> Result<(LoadedModel, CollectionConfig)> {
+        let index = self.index.config()?;
+        let mut model = ctx.load_model(self.model.as_deref().unwrap_or(DEFAULT_MODEL))?;
+        model.apply_prefixes(&self.prefixes);
+        let chunking = if self.no_chunking {
+            None
+        } else {
+            let window = chunk_window(&model);
+            let size = self.chunk_size.unwrap_or(window);
+            if size > window {
+                bail!("--chunk-size {size} exceeds the model's window of {window} tokens");
+            }
+            Chunker::new(size, self.chunk_overlap).map_err(anyhow::Error::msg)?;
+            Some(ChunkingInfo {
+                size,
+                overlap: self.chunk_overlap,
+            })
+        };
+        let mut config =
+            CollectionConfig::new(name, model.info.clone(), self.metric).with_index(index);
+        config.chunking = chunking;
+        Ok((model, config))
+    }
+}
+
+/// Tokens left for text in one window: the model's window minus the
+/// special tokens and the passage prefix.
+fn chunk_window(model: &LoadedModel) -> usize {
+    let enc = &model.encoder;
+    let prefix = enc
+        .prefix(InputKind::Passage)
+        .and_then(|p| enc.tokenizer().token_offsets(p).ok())
+        .map_or(0, |t| t.len());
+    enc.max_seq_length()
+        .saturating_sub(enc.tokenizer().special_tokens() + prefix)
+        .max(1)
+}

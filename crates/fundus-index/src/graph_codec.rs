@@ -1,0 +1,232 @@
+//! How an HNSW graph stores its vectors: `f32`, or a quantized code that
+//! usearch compares natively.
+//!
+//! A graph walk touches a few thousand vectors per query, at random places
+//! in memory; smaller vectors mean fewer cache misses and a graph that fits
+//! in RAM at all. The codes must be comparable *by usearch's own kernels*
+//! (no per-distance callback into Rust), which decides their form:
+//!
+//! - **float16**: usearch's `f16` scalar; it casts on insert and query.
+//! - **int8**: one symmetric scale for all dimensions,
+//!   `code = round(clamp(x · scale, -127, 127))`, so that the integer dot
+//!   product (or squared distance) is the float one times `1 / scale²`: the
+//!   ranking, and the graph's neighbour choice, are those of the floats up
+//!   to rounding. Per-dimension ranges ([`Quantization::Int8`]'s
+//!   `per_dimension`, which the flat scan uses) would make the integer dot
+//!   product weigh dimensions differently, so the graph ignores it. The
+//!   scale comes from the training sample's largest magnitude, or its
+//!   `quantile` of magnitudes when one is set (outliers then clip).
+//!   usearch's own `f32 → i8` cast is not used: it normalizes each vector,
+//!   which is wrong for dot and euclidean.
+//! - **binary**: usearch's `b1` scalar under the Hamming metric, with the
+//!   bits of [`BinaryQuantizer`] (above the training mean of the dimension).
+//!
+//! Scores read off quantized codes are approximate; the index rescoring
+//! pass replaces them with exact ones (see [`HnswIndex`](crate::HnswIndex)).
+
+use serde::{Deserialize, Serialize};
+use usearch::{b1x8, MetricKind, ScalarKind};
+
+use fundus_core::Metric;
+
+use crate::error::IndexError;
+use crate::quantization::{BinaryQuantizer, Quantization};
+
+/// Largest int8 code magnitude; -128 is left out so the range is symmetric.
+const I8_MAX: f32 = 127.0;
+
+/// A graph's vector encoding, with what it learned from the training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum GraphCodec {
+    F32,
+    F16,
+    I8 {
+        /// Multiplies a component before rounding.
+        scale: f32,
+        /// The configuration it was trained from (for reporting).
+        quantization: Quantization,
+    },
+    B1(BinaryQuantizer),
+}
+
+/// A vector in the graph's encoding, ready for usearch.
+pub(crate) enum Encoded<'a> {
+    F32(&'a [f32]),
+    I8(Vec<i8>),
+    B1(Vec<b1x8>),
+}
+
+impl GraphCodec {
+    /// Learns the codec for `quantization` from row-major, already prepared
+    /// `sample` vectors (int8 and binary need at least one).
+    pub(crate) fn train(
+        quantization: Quantization,
+        sample: &[f32],
+        dim: usize,
+    ) -> Result<Self, IndexError> {
+        quantization.validate()?;
+        match quantization {
+            Quantization::None => Ok(GraphCodec::F32),
+            Quantization::Float16 => Ok(GraphCodec::F16),
+            Quantization::Binary => Ok(GraphCodec::B1(BinaryQuantizer::train(sample, dim)?)),
+            Quantization::Int8 { quantile, .. } => {
+                if dim == 0 || !sample.len().is_multiple_of(dim) {
+                    return Err(IndexError::RaggedData {
+                        len: sample.len(),
+                        dim,
+                    });
+                }
+                if sample.is_empty() {
+                    return Err(IndexError::EmptyTrainingSet {
+                        quantization: "int8",
+                    });
+                }
+                let range = magnitude_range(sample, quantile.unwrap_or(1.0));
+                let scale = if range > 0.0 { I8_MAX / range } else { 1.0 };
+                Ok(GraphCodec::I8 {
+                    scale,
+                    quantization,
+                })
+            }
+            #[allow(unreachable_patterns)]
+            other => Err(IndexError::UnsupportedGraphQuantization(other.name())),
+        }
+    }
+
+    pub(crate) fn quantization(&self) -> Quantization {
+        match self {
+            GraphCodec::F32 => Quantization::None,
+            GraphCodec::F16 => Quantization::Float16,
+            GraphCodec::I8 { quantization, .. } => *quantization,
+            GraphCodec::B1(_) => Quantization::Binary,
+        }
+    }
+
+    pub(crate) fn scalar_kind(&self) -> ScalarKind {
+        match self {
+            GraphCodec::F32 => ScalarKind::F32,
+            GraphCodec::F16 => ScalarKind::F16,
+            GraphCodec::I8 { .. } => ScalarKind::I8,
+            GraphCodec::B1(_) => ScalarKind::B1,
+        }
+    }
+
+    pub(crate) fn metric_kind(&self, metric: Metric) -> MetricKind {
+        match (self, metric) {
+            (GraphCodec::B1(_), _) => MetricKind::Hamming,
+            (_, Metric::Cosine | Metric::Dot) => MetricKind::IP,
+            (_, Metric::Euclidean) => MetricKind::L2sq,
+        }
+    }
+
+    /// Encodes a prepared vector. float16 is passed as `f32`: usearch casts.
+    pub(crate) fn encode<'a>(&self, v: &'a [f32]) -> Encoded<'a> {
+        match self {
+            GraphCodec::F32 | GraphCodec::F16 => Encoded::F32(v),
+            GraphCodec::I8 { scale, .. } => Encoded::I8(
+                v.iter()
+                    .map(|&x| (x * scale).round().clamp(-I8_MAX, I8_MAX) as i8)
+                    .collect(),
+            ),
+            GraphCodec::B1(q) => {
+                let mut words = Vec::with_capacity(q.words());
+                q.encode_into(v, &mut words);
+                // usearch reads `ceil(dim / 8)` bytes. Hamming distance does
+                // not care how bits map to positions as long as vectors and
+                // queries agree, so the words' little-endian bytes serve.
+                let bytes = v.len().div_ceil(8);
+                Encoded::B1(
+                    words
+                        .iter()
+                        .flat_map(|w| w.to_le_bytes())
+                        .take(bytes)
+                        .map(b1x8)
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// A usearch distance on codes as a score in the metric's units (higher
+    /// is better), approximately equal to the exact one.
+    pub(crate) fn score(&self, metric: Metric, dim: usize, distance: f32) -> f32 {
+        match (self, metric) {
+            // For ±1 vectors `a · b = dims - 2 · hamming`; see binary.rs.
+            (GraphCodec::B1(_), _) => dim as f32 - 2.0 * distance,
+            (GraphCodec::I8 { scale, .. }, Metric::Cosine | Metric::Dot) => {
+                (1.0 - distance) / (scale * scale)
+            }
+            (GraphCodec::I8 { scale, .. }, Metric::Euclidean) => -distance.max(0.0).sqrt() / scale,
+            (_, Metric::Cosine | Metric::Dot) => 1.0 - distance,
+            (_, Metric::Euclidean) => -distance.max(0.0).sqrt(),
+        }
+    }
+}
+
+/// The `quantile` of all component magnitudes of `sample` (1.0: the
+/// largest), estimated on at most ~1M components.
+fn magnitude_range(sample: &[f32], quantile: f32) -> f32 {
+    let step = (sample.len() / (1 << 20)).max(1);
+    let mut mags: Vec<f32> = sample.iter().step_by(step).map(|x| x.abs()).collect();
+    let last = mags.len() - 1;
+    let at = ((last as f64) * quantile as f64).round() as usize;
+    let (_, v, _) = mags.select_nth_unstable_by(at.min(last), f32::total_cmp);
+    *v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int8_scale_maps_the_range_onto_127_and_clips_outliers() {
+        let sample = [0.5, -0.25, 0.1, -0.5];
+        let c = GraphCodec::train(
+            Quantization::Int8 {
+                per_dimension: true,
+                quantile: None,
+            },
+            &sample,
+            2,
+        )
+        .unwrap();
+        let Encoded::I8(codes) = c.encode(&[0.5, -0.25]) else {
+            panic!("int8 codes expected")
+        };
+        assert_eq!(codes, [127, -64]);
+        let Encoded::I8(codes) = c.encode(&[9.0, -9.0]) else {
+            panic!("int8 codes expected")
+        };
+        assert_eq!(codes, [127, -127], "outliers clip");
+        // dot([127, -64], [127, -64]) = 20225 → 1 - that is usearch's IP
+        // distance; the score undoes the scale.
+        let s = c.score(Metric::Dot, 2, 1.0 - 20225.0);
+        assert!((s - (0.25 + 0.0625)).abs() < 0.01, "{s}");
+    }
+
+    #[test]
+    fn binary_codes_use_the_training_means_and_ceil_dim_bytes() {
+        let sample = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
+        let c = GraphCodec::train(Quantization::Binary, &sample, 3).unwrap();
+        let Encoded::B1(bits) = c.encode(&[3.0, 1.0, 3.0]) else {
+            panic!("bits expected")
+        };
+        assert_eq!(bits.len(), 1);
+        assert_eq!(bits[0].0, 0b101);
+        assert_eq!(c.metric_kind(Metric::Cosine), MetricKind::Hamming);
+        assert_eq!(c.score(Metric::Cosine, 3, 1.0), 1.0);
+    }
+
+    #[test]
+    fn int8_needs_training_data() {
+        let q = Quantization::Int8 {
+            per_dimension: false,
+            quantile: Some(0.99),
+        };
+        assert!(matches!(
+            GraphCodec::train(q, &[], 4),
+            Err(IndexError::EmptyTrainingSet { .. })
+        ));
+    }
+}
