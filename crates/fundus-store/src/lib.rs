@@ -10,6 +10,10 @@
 //! the log is folded into, and a manifest replaced atomically that names
 //! the segments and how far into the log they reach.
 //!
+//! Callers that should work with any backend (the embedded collection,
+//! PostgreSQL + pgvector later) use the [`PointReader`] and [`PointWriter`]
+//! traits ([`store`]).
+//!
 //! Aliases ([`alias`]) give a collection a stable name that switches
 //! atomically (blue-green re-embedding, roll back); snapshots
 //! ([`snapshot`]) copy a collection into one file while writes go on, and
@@ -37,6 +41,7 @@ pub mod manifest;
 pub mod point;
 pub mod segment;
 pub mod snapshot;
+pub mod store;
 pub mod vector_index;
 pub mod wal;
 
@@ -46,4 +51,5 @@ pub use error::StoreError;
 pub use manifest::{ChunkingInfo, CollectionConfig, ModelInfo};
 pub use point::Point;
 pub use snapshot::SnapshotInfo;
+pub use store::{PointReader, PointWriter};
 pub use vector_index::{IndexConfig, SearchOptions, VectorMemory};

@@ -14,10 +14,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use fundus_core::Metric;
-use fundus_store::{CollectionConfig, DataDir, ModelInfo, Point};
+use fundus_store::{CollectionConfig, DataDir, IndexConfig, ModelInfo, Point};
 
 const DIM: usize = 16;
 const ROUNDS: usize = 20;
+/// Live points from which the collection searches an HNSW graph.
+const GRAPH_FROM: usize = 2_000;
 
 fn model() -> ModelInfo {
     ModelInfo {
@@ -51,10 +53,19 @@ fn writer(dir: &str, round: u64) {
     let mut c = if data.exists("c") {
         data.open_for_write("c").expect("open for write")
     } else {
-        data.create(CollectionConfig::new("c", model(), Metric::Cosine))
+        // A low threshold puts the HNSW graph under the crash too: built
+        // mid-run, saved at flushes, rebuilt or loaded and replayed into.
+        let index = IndexConfig {
+            exact_threshold: GRAPH_FROM,
+            ..IndexConfig::default()
+        };
+        data.create(CollectionConfig::new("c", model(), Metric::Cosine).with_index(index))
             .expect("create")
     };
     let out = std::io::stdout();
+    // The test harness has printed "test <name> ... " without a newline;
+    // the first acknowledgement must start a line of its own.
+    println!();
     for batch in 0u64.. {
         let mut points = Vec::new();
         let mut vectors = Vec::new();
@@ -76,6 +87,11 @@ fn writer(dir: &str, round: u64) {
         // Every few batches an earlier document is deleted, so replay
         // covers both operation kinds. The intent is announced first: a
         // delete that was not acknowledged may or may not have happened.
+        // Flushes (segment + graph written, manifest switched, log reset)
+        // get killed too.
+        if batch % 40 == 39 {
+            c.flush().expect("flush");
+        }
         if batch % 5 == 4 {
             let id = format!("r{round}-b{}-0", batch - 1);
             let mut o = out.lock();
@@ -106,6 +122,7 @@ fn acknowledged_writes_survive_kill_9() {
     let mut expected: HashMap<String, Option<bool>> = HashMap::new();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut total_acks = 0;
+    let (mut searched, mut graph_rounds) = (0usize, 0usize);
     for round in 0..ROUNDS as u64 {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
@@ -163,6 +180,7 @@ fn acknowledged_writes_survive_kill_9() {
         let c = data
             .open("c")
             .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        graph_rounds += usize::from(c.has_graph());
         for (id, state) in &expected {
             let got = c.get(id);
             let Some(present) = state else {
@@ -174,6 +192,21 @@ fn acknowledged_writes_survive_kill_9() {
                 let p = got[0];
                 assert_eq!(p.text, format!("text of {id}"));
                 assert!(p.metadata.as_ref().is_some_and(|m| m["i"].is_u64()));
+                searched += 1;
+                if searched % 97 == 0 {
+                    // Found by its own vector, through the graph once there is one.
+                    let m = p.metadata.as_ref().unwrap();
+                    let (r, b, i) = (
+                        m["round"].as_u64().unwrap(),
+                        m["batch"].as_u64().unwrap(),
+                        m["i"].as_u64().unwrap(),
+                    );
+                    let hits = c.search(&vector(r * 1_000_000 + b * 8 + i), 1).unwrap();
+                    assert_eq!(
+                        &hits[0].id, id,
+                        "round {round}: {id} not found by its vector"
+                    );
+                }
             } else {
                 assert!(got.is_empty(), "round {round}: deleted {id} came back");
             }
@@ -184,5 +217,8 @@ fn acknowledged_writes_survive_kill_9() {
             .unwrap_or_else(|e| panic!("round {round}: writer reopen failed: {e}"));
     }
     assert!(total_acks > 0, "the writer never acknowledged anything");
-    eprintln!("{ROUNDS} kill -9 rounds, {total_acks} acknowledged points checked");
+    assert!(graph_rounds > 0, "the collection never grew a graph");
+    eprintln!(
+        "{ROUNDS} kill -9 rounds, {total_acks} acknowledged points checked, {graph_rounds} rounds on the HNSW graph"
+    );
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use fundus_core::corpus::{count_lines, JsonlDocuments};
 use fundus_core::{Chunk, Document};
 use fundus_models::{BiEncoder, Chunker, InputKind};
-use fundus_store::{ChunkingInfo, Collection, Point};
+use fundus_store::{ChunkingInfo, Collection, Point, PointWriter};
 
 use crate::context::{Context, LoadedModel};
 use crate::create_args::CreateArgs;
@@ -172,7 +172,7 @@ fn commit(
     docs: &[Document],
     encoder: &BiEncoder,
     chunker: Option<&Chunker>,
-    collection: &mut Collection,
+    collection: &mut dyn PointWriter,
 ) -> Result<(usize, usize)> {
     if docs.is_empty() {
         return Ok((0, 0));
