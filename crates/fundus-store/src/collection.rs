@@ -3,11 +3,20 @@
 //!
 //! Writes go to the WAL first (`wal.log`, fsynced before a write is
 //! acknowledged), then into memory. When the log grows past
-//! [`FLUSH_BYTES`] (or on [`Collection::flush`]) all live points are written
-//! into a new segment, the manifest is replaced atomically to name it and
-//! the last folded sequence number, and the log is reset. A crash at any
-//! point leaves either the old manifest (the WAL still holds everything) or
-//! the new one (the WAL records at or below `applied_seq` are skipped).
+//! [`FLUSH_BYTES`] (or on [`Collection::flush`]) what changed since the
+//! last flush — new points, deleted documents — is written as a delta
+//! segment, the manifest is replaced atomically to append it and the last
+//! folded sequence number, and the log is reset. A crash at any point
+//! leaves either the old manifest (the WAL still holds everything) or the
+//! new one (the WAL records at or below `applied_seq` are skipped).
+//!
+//! Once [`MERGE_AT`] segments pile up, a background thread merges them into
+//! one ([`crate::merge`]); the next flush swaps the merged segment in.
+//!
+//! Memory mirrors the files row for row: rows are numbered in the order the
+//! segments replay, then the logged operations; a row deleted by a later
+//! segment stays as a tombstone until a merge drops it. That is what lets
+//! a saved HNSW graph, keyed by row, be reused on open.
 //!
 //! Vectors live in a [`VectorIndex`]: exact scans while the collection is
 //! small, an HNSW graph (saved beside the segment at each flush) once it
@@ -24,7 +33,8 @@ use fundus_core::metric::validate_vector;
 use fundus_core::{Filter, Hit};
 
 use crate::error::StoreError;
-use crate::manifest::{sync_dir, CollectionConfig, Manifest, FORMAT_VERSION};
+use crate::manifest::{sync_dir, CollectionConfig, GraphFile, Manifest, FORMAT_VERSION};
+use crate::merge::{MergeJob, Merged};
 use crate::point::Point;
 use crate::segment;
 use crate::vector_index::{SearchOptions, VectorIndex, VectorMemory};
@@ -36,6 +46,13 @@ const LOCK_FILE: &str = "writer.lock";
 
 /// WAL size at which its operations are folded into a segment.
 pub const FLUSH_BYTES: u64 = 64 << 20;
+
+/// Segment count at which a flush starts a background merge of all of them.
+pub const MERGE_AT: usize = 4;
+
+/// Share of rows not yet in the saved graph above which a flush saves the
+/// graph again (else opening re-inserts them, which is slower than reading).
+const GRAPH_RESAVE_SHARE: f64 = 0.25;
 
 /// What the WAL records. Vectors are stored prepared for the metric, so a
 /// replay reproduces memory bit for bit.
@@ -65,6 +82,14 @@ pub struct Collection {
     doc_rows: HashMap<String, Vec<u32>>,
     /// Sequence number of the last operation applied to memory.
     last_seq: Option<u64>,
+    /// Rows the manifest's segments hold; rows past it came from the WAL.
+    segment_rows: u32,
+    /// Documents removed since the last flush: the next delta's deletes.
+    pending_deletes: HashSet<String>,
+    /// A merge running in the background, swapped in by a later flush.
+    merge: Option<MergeJob>,
+    /// Why the last background merge failed, if it did (it is retried).
+    merge_error: Option<String>,
     /// The log, held only by the writer.
     wal: Option<Wal>,
     /// Held while the collection is open for writing.
@@ -87,6 +112,11 @@ pub struct CollectionStats {
     pub memory: VectorMemory,
     /// Texts and payloads of the rows, as their JSON would measure.
     pub payload_bytes_in_memory: usize,
+    /// A background merge is running.
+    pub merging: bool,
+    /// The last background merge failed with this error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_error: Option<String>,
 }
 
 impl Collection {
@@ -115,6 +145,10 @@ impl Collection {
             live: 0,
             doc_rows: HashMap::new(),
             last_seq: None,
+            segment_rows: 0,
+            pending_deletes: HashSet::new(),
+            merge: None,
+            merge_error: None,
             wal: Some(wal),
             _lock: Some(lock),
         })
@@ -135,6 +169,10 @@ impl Collection {
             live: 0,
             doc_rows: HashMap::new(),
             last_seq: manifest.applied_seq,
+            segment_rows: 0,
+            pending_deletes: HashSet::new(),
+            merge: None,
+            merge_error: None,
             wal: None,
             _lock: lock,
             manifest,
@@ -142,18 +180,34 @@ impl Collection {
         };
         for name in c.manifest.segments.clone() {
             let seg = segment::read(&c.dir.join(SEGMENTS_DIR).join(&name), dim)?;
+            for d in &seg.deletes {
+                c.remove_doc(d)?;
+            }
             for (p, v) in seg.points.into_iter().zip(seg.vectors.chunks_exact(dim)) {
                 c.push_row(p, v)?;
             }
         }
-        match c.manifest.graph.clone() {
-            // A snapshot or a copy may leave the derived graph behind: it is
-            // rebuilt from the rows below. One that is there must be intact.
-            Some(name) if c.dir.join(SEGMENTS_DIR).join(&name).is_file() => {
-                let path = c.dir.join(SEGMENTS_DIR).join(&name);
-                c.vectors.load_graph(&path, c.live)?;
+        c.segment_rows = c.points.len() as u32;
+        c.pending_deletes.clear();
+        let graph = c
+            .manifest
+            .graph
+            .clone()
+            .map(|g| (c.dir.join(SEGMENTS_DIR).join(&g.file), g.rows));
+        match graph {
+            // The graph is derived data: a snapshot or a copy that left it
+            // behind gets it rebuilt from the rows. One that is there must
+            // be intact, and must fit the rows.
+            Some((path, rows)) if path.is_file() && rows <= c.segment_rows => {
+                let deleted = &c.deleted;
+                c.vectors
+                    .load_graph(&path, rows, &|r| !deleted[r as usize])?;
+                c.index_rows(rows)?;
             }
-            _ => c.index_rows(0)?,
+            _ => {
+                c.manifest.graph = None;
+                c.index_rows(0)?;
+            }
         }
         let wal_path = c.dir.join(WAL_FILE);
         let records = if write {
@@ -228,6 +282,7 @@ impl Collection {
                     self.live -= 1;
                     self.vectors.remove(r)?;
                 }
+                self.pending_deletes.insert(doc_id.to_string());
                 Ok(true)
             }
             None => Ok(false),
@@ -383,74 +438,209 @@ impl Collection {
         })
     }
 
-    /// Folds everything into one new segment (dropping tombstones), saves
-    /// the graph beside it, commits both in the manifest and resets the WAL.
+    /// Writes what changed since the last flush as a delta segment, swaps
+    /// in a finished background merge, saves the graph when it is due,
+    /// commits all of it in one manifest write and resets the WAL. Starts
+    /// a background merge when segments pile up.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        if self.last_seq == self.manifest.applied_seq {
-            // Nothing logged since the last commit: the segments are current.
-            return Ok(());
-        }
-        // Memory first: what is written is then exactly what is searched.
-        self.compact()?;
-        let dim = self.manifest.config.dim;
-        // Named after the last operation it holds, which no earlier segment
-        // of this collection can share (the early return above guarantees
-        // an operation since the last flush).
-        let stem = format!("seg-{:012}", self.last_seq.map_or(0, |s| s + 1));
-        let name = format!("{stem}.seg");
-        let segs = self.dir.join(SEGMENTS_DIR);
-        let vectors = self.vectors.storage().as_slice();
-        segment::write_parts(&segs, &name, dim, &self.points, vectors)?;
-        let graph = match self.vectors.graph() {
-            Some(g) => {
-                let graph_name = format!("{stem}.hnsw");
-                g.save(&segs.join(&graph_name))?;
-                sync_dir(&segs)?;
-                Some(graph_name)
-            }
+        let logged = self.last_seq != self.manifest.applied_seq;
+        let merged = match self.merge.take_if(|m| m.is_finished()) {
+            Some(job) => match job.join() {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    self.merge_error = Some(e.to_string());
+                    None
+                }
+            },
             None => None,
         };
+        if !logged && merged.is_none() {
+            // Nothing logged since the last commit: the segments are current.
+            return self.maybe_start_merge();
+        }
+        let dim = self.manifest.config.dim;
+        let segs = self.dir.join(SEGMENTS_DIR);
         let old: Vec<String> = self.manifest.files().cloned().collect();
-        self.manifest.segments = vec![name];
-        self.manifest.graph = graph;
+        if logged {
+            // Memory first: the delta's rows, tombstones dropped, become the
+            // rows a replay of the segments produces.
+            let from = self.segment_rows;
+            let kept: Vec<u32> = (0..from)
+                .chain((from..self.points.len() as u32).filter(|&r| !self.deleted[r as usize]))
+                .collect();
+            self.compact_rows(&kept)?;
+            let mut deletes: Vec<String> = self.pending_deletes.drain().collect();
+            deletes.sort_unstable();
+            // Named after the last operation it holds, which no earlier
+            // segment of this collection can share.
+            let name = format!("seg-{:012}.seg", self.last_seq.map_or(0, |s| s + 1));
+            let (start, end) = (from as usize, self.points.len());
+            let vectors = &self.vectors.storage().as_slice()[start * dim..end * dim];
+            segment::write_parts(
+                &segs,
+                &name,
+                dim,
+                &self.points[start..end],
+                vectors,
+                &deletes,
+            )?;
+            self.manifest.segments.push(name);
+            self.segment_rows = self.points.len() as u32;
+        }
+        if let Some(m) = merged {
+            self.install_merge(m)?;
+        }
+        self.save_graph_if_due()?;
+        self.manifest.format_version = FORMAT_VERSION;
         self.manifest.applied_seq = self.last_seq;
         self.manifest.write(&self.dir)?;
-        let next_seq = self.last_seq.map_or(0, |s| s + 1);
-        self.writer()?.reset(next_seq)?;
-        let current: HashSet<String> = self.manifest.files().cloned().collect();
-        for o in old.into_iter().filter(|o| !current.contains(o)) {
-            let p = segs.join(&o);
+        if logged {
+            let next_seq = self.last_seq.map_or(0, |s| s + 1);
+            self.writer()?.reset(next_seq)?;
+        }
+        let current: HashSet<&String> = self.manifest.files().collect();
+        for o in old.iter().filter(|o| !current.contains(o)) {
+            let p = segs.join(o);
             fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
+        }
+        self.maybe_start_merge()
+    }
+
+    /// Swaps a merged segment in for the run it replaces, in memory and in
+    /// the manifest (the caller commits the manifest).
+    fn install_merge(&mut self, m: Merged) -> Result<(), StoreError> {
+        let n = m.sources.len();
+        if self.manifest.segments.len() < n || self.manifest.segments[..n] != m.sources[..] {
+            // Cannot happen while only this writer changes the list; refuse
+            // rather than guess.
+            let _ = fs::remove_file(self.dir.join(SEGMENTS_DIR).join(&m.name));
+            self.merge_error = Some("segments changed under the merge".into());
+            return Ok(());
+        }
+        let kept: Vec<u32> = m
+            .kept
+            .iter()
+            .copied()
+            .chain(m.rows..self.points.len() as u32)
+            .collect();
+        self.compact_rows(&kept)?;
+        self.segment_rows -= m.rows - m.kept.len() as u32;
+        self.manifest.segments.splice(..n, [m.name]);
+        // Rows were renumbered: the saved graph no longer fits.
+        self.manifest.graph = None;
+        self.merge_error = None;
+        Ok(())
+    }
+
+    /// Saves the graph when none is saved or too many rows are missing
+    /// from the saved one. Called only when memory equals the segments'
+    /// replay (no logged rows beyond them), which makes its keys valid.
+    fn save_graph_if_due(&mut self) -> Result<(), StoreError> {
+        let Some(graph) = self.vectors.graph() else {
+            self.manifest.graph = None;
+            return Ok(());
+        };
+        let rows = self.points.len() as u32;
+        let covered = self.manifest.graph.as_ref().map_or(0, |g| g.rows);
+        let missing = rows.saturating_sub(covered) as f64;
+        if self.manifest.graph.is_some() && missing <= GRAPH_RESAVE_SHARE * rows as f64 {
+            return Ok(());
+        }
+        let file = format!("graph-{:012}.hnsw", self.last_seq.map_or(0, |s| s + 1));
+        let segs = self.dir.join(SEGMENTS_DIR);
+        graph.save(&segs.join(&file))?;
+        sync_dir(&segs)?;
+        self.manifest.graph = Some(GraphFile { file, rows });
+        Ok(())
+    }
+
+    /// Starts merging all segments in the background once there are
+    /// [`MERGE_AT`] of them (and no merge runs).
+    fn maybe_start_merge(&mut self) -> Result<(), StoreError> {
+        if self.merge.is_some() || self.manifest.segments.len() < MERGE_AT {
+            return Ok(());
+        }
+        self.start_merge();
+        Ok(())
+    }
+
+    fn start_merge(&mut self) {
+        let sources = self.manifest.segments.clone();
+        let Some(last) = sources.last() else {
+            return;
+        };
+        let name = format!("{}-merged.seg", last.trim_end_matches(".seg"));
+        let dir = self.dir.join(SEGMENTS_DIR);
+        match MergeJob::start(dir, sources, name, self.manifest.config.dim) {
+            Ok(job) => self.merge = Some(job),
+            Err(e) => self.merge_error = Some(e.to_string()),
+        }
+    }
+
+    /// Flushes, then merges every segment into one and swaps it in,
+    /// waiting for it: no tombstones are left and the collection opens
+    /// from one segment and one graph.
+    pub fn optimize(&mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        // A merge already running covers part of the list: a second round
+        // merges the rest.
+        for _ in 0..2 {
+            self.merge_all_now()?;
         }
         Ok(())
     }
 
-    /// Drops tombstoned rows from memory, renumbering the live ones in
-    /// order (graph keys follow).
-    fn compact(&mut self) -> Result<(), StoreError> {
-        if self.live == self.points.len() {
+    fn merge_all_now(&mut self) -> Result<(), StoreError> {
+        if self.merge.is_none()
+            && (self.manifest.segments.len() > 1 || self.live < self.points.len())
+        {
+            self.start_merge();
+        }
+        if let Some(job) = self.merge.take() {
+            let m = job.join()?;
+            let old: Vec<String> = self.manifest.files().cloned().collect();
+            self.install_merge(m)?;
+            self.save_graph_if_due()?;
+            self.manifest.write(&self.dir)?;
+            let segs = self.dir.join(SEGMENTS_DIR);
+            let current: HashSet<&String> = self.manifest.files().collect();
+            for o in old.iter().filter(|o| !current.contains(o)) {
+                let p = segs.join(o);
+                fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps rows `kept` (increasing) in that order and drops the rest from
+    /// memory; tombstones among the kept rows stay tombstones, graph keys
+    /// follow the new numbers.
+    fn compact_rows(&mut self, kept: &[u32]) -> Result<(), StoreError> {
+        if kept.len() == self.points.len() {
             return Ok(());
         }
-        let kept: Vec<u32> = (0..self.points.len() as u32)
-            .filter(|&r| !self.deleted[r as usize])
-            .collect();
-        self.vectors.compact(&kept)?;
-        let mut old = std::mem::take(&mut self.points)
+        let deleted = &self.deleted;
+        self.vectors.compact(kept, &|r| !deleted[r as usize])?;
+        let mut old: Vec<Option<Point>> = std::mem::take(&mut self.points)
             .into_iter()
             .map(Some)
-            .collect::<Vec<_>>();
+            .collect();
+        let old_deleted = std::mem::take(&mut self.deleted);
         self.doc_rows.clear();
         for (new, &r) in kept.iter().enumerate() {
-            if let Some(p) = old[r as usize].take() {
+            let Some(p) = old[r as usize].take() else {
+                continue;
+            };
+            let dead = old_deleted[r as usize];
+            if !dead {
                 self.doc_rows
                     .entry(p.doc_id.clone())
                     .or_default()
                     .push(new as u32);
-                self.points.push(p);
             }
+            self.points.push(p);
+            self.deleted.push(dead);
         }
-        self.deleted = vec![false; self.points.len()];
-        self.live = self.points.len();
         Ok(())
     }
 
@@ -560,10 +750,12 @@ impl Collection {
                 .manifest
                 .graph
                 .as_ref()
-                .map_or(0, |g| size(&segs.join(g))),
+                .map_or(0, |g| size(&segs.join(&g.file))),
             wal_bytes_on_disk: size(&self.dir.join(WAL_FILE)),
             memory: self.vectors.memory(),
             payload_bytes_in_memory,
+            merging: self.merge.is_some(),
+            merge_error: self.merge_error.clone(),
         }
     }
 }
@@ -686,7 +878,139 @@ mod tests {
         drop(c);
         let c = data.open("c").unwrap();
         assert_eq!(c.scroll(None, 10), vec!["a", "b"]);
-        assert_eq!(c.stats().segments, 1);
+        assert_eq!(c.stats().segments, 2, "one delta per flush that had news");
+    }
+
+    #[test]
+    fn deltas_replay_deletes_and_replacements_across_segments() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = create(&data);
+        c.upsert(
+            &[point("a", 0), point("a", 1), point("b", 0), point("c", 0)],
+            &[
+                vec![1.0, 0.0, 0.0],
+                vec![0.9, 0.1, 0.0],
+                vec![0.0, 1.0, 0.0],
+                vec![0.0, 0.0, 1.0],
+            ],
+        )
+        .unwrap();
+        c.flush().unwrap();
+        // Replace a (now one chunk), delete b, add d; one more delta.
+        let mut a2 = point("a", 0);
+        a2.text = "a, second version".into();
+        c.upsert(&[a2], &[vec![0.0, 0.5, 0.5]]).unwrap();
+        c.delete(&["b"]).unwrap();
+        c.upsert(&[point("d", 0)], &[vec![0.5, 0.5, 0.0]]).unwrap();
+        // Added and removed between two flushes: never reaches a segment.
+        c.upsert(&[point("e", 0)], &[vec![0.1, 0.1, 0.1]]).unwrap();
+        c.delete(&["e"]).unwrap();
+        c.flush().unwrap();
+        assert_eq!(c.stats().segments, 2);
+        let before: Vec<String> = ids(&c.search(&[1.0, 0.2, 0.1], 10).unwrap());
+        drop(c);
+        let c = data.open("c").unwrap();
+        assert_eq!(c.scroll(None, 10), vec!["a", "c", "d"]);
+        assert_eq!(c.get("a").len(), 1);
+        assert_eq!(c.get("a")[0].text, "a, second version");
+        assert_eq!(c.stats().tombstones, 3, "a's two old chunks and b");
+        assert_eq!(ids(&c.search(&[1.0, 0.2, 0.1], 10).unwrap()), before);
+        drop(c);
+        let mut c = data.open_for_write("c").unwrap();
+        c.optimize().unwrap();
+        assert_eq!((c.stats().segments, c.stats().tombstones), (1, 0));
+        drop(c);
+        let c = data.open("c").unwrap();
+        assert_eq!(c.scroll(None, 10), vec!["a", "c", "d"]);
+        assert_eq!(ids(&c.search(&[1.0, 0.2, 0.1], 10).unwrap()), before);
+        let files = fs::read_dir(c.dir().join(SEGMENTS_DIR)).unwrap().count();
+        assert_eq!(files, 1, "merged sources are removed");
+    }
+
+    #[test]
+    fn segments_merge_in_the_background_and_the_next_flush_swaps_them_in() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = graph_collection(&data, fundus_index::Quantization::None);
+        let vectors = random_vectors(600, 24, 21);
+        for round in 0..MERGE_AT {
+            let range = round * 150..(round + 1) * 150;
+            let points: Vec<Point> = range.clone().map(|i| point(&format!("d{i}"), 0)).collect();
+            c.upsert(&points, &vectors[range]).unwrap();
+            // Some deletes reach into earlier segments.
+            if round > 0 {
+                let gone = format!("d{}", (round - 1) * 150);
+                c.delete(&[gone.as_str()]).unwrap();
+            }
+            c.flush().unwrap();
+        }
+        assert!(c.stats().merging || c.stats().segments == 1);
+        let queries = random_vectors(10, 24, 22);
+        let before: Vec<Vec<String>> = queries
+            .iter()
+            .map(|q| ids(&c.search(q, 10).unwrap()))
+            .collect();
+        // The merge finishes on its own; a flush with nothing logged still
+        // swaps it in.
+        for _ in 0..200 {
+            if c.merge.as_ref().is_none_or(|m| m.is_finished()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        c.flush().unwrap();
+        let stats = c.stats();
+        assert_eq!((stats.segments, stats.tombstones), (1, 0), "{stats:?}");
+        assert!(stats.merge_error.is_none());
+        assert!(c.has_graph());
+        let after: Vec<Vec<String>> = queries
+            .iter()
+            .map(|q| ids(&c.search(q, 10).unwrap()))
+            .collect();
+        assert_eq!(before, after);
+        assert_eq!(c.len(), 600 - (MERGE_AT - 1));
+        drop(c);
+        let c = data.open("g").unwrap();
+        assert_eq!(c.len(), 600 - (MERGE_AT - 1));
+        assert!(
+            c.manifest.graph.is_some(),
+            "the graph was saved after the merge"
+        );
+        let reopened: Vec<Vec<String>> = queries
+            .iter()
+            .map(|q| ids(&c.search(q, 10).unwrap()))
+            .collect();
+        assert_eq!(before, reopened);
+    }
+
+    #[test]
+    fn a_saved_graph_is_extended_by_later_deltas_on_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = graph_collection(&data, fundus_index::Quantization::None);
+        fill(&mut c, 600, 31);
+        c.flush().unwrap();
+        let saved = c.manifest.graph.clone().unwrap();
+        assert_eq!(saved.rows, 600);
+        // A small delta: the saved graph is not rewritten.
+        let extra = random_vectors(20, 24, 32);
+        let points: Vec<Point> = (0..20).map(|i| point(&format!("x{i}"), 0)).collect();
+        c.upsert(&points, &extra).unwrap();
+        c.delete(&["d5"]).unwrap();
+        c.flush().unwrap();
+        assert_eq!(c.manifest.graph.as_ref(), Some(&saved));
+        drop(c);
+        let c = data.open("g").unwrap();
+        assert!(c.has_graph());
+        assert_eq!(c.search(&extra[7], 1).unwrap()[0].id, "x7");
+        let all = c.search_with(
+            &random_vectors(1, 24, 5)[0],
+            1000,
+            None,
+            &SearchOptions::default(),
+        );
+        assert!(all.unwrap().iter().all(|h| h.id != "d5"));
     }
 
     #[test]
@@ -1001,7 +1325,7 @@ mod tests {
         let graph = c
             .dir()
             .join(SEGMENTS_DIR)
-            .join(c.manifest.graph.clone().unwrap());
+            .join(&c.manifest.graph.clone().unwrap().file);
         drop(c);
         let bytes = fs::read(&graph).unwrap();
         let mut broken = bytes.clone();

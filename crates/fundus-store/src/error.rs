@@ -40,6 +40,9 @@ pub enum StoreError {
     },
     #[error("{count} points but {vectors} vectors: each point needs exactly one vector")]
     LengthMismatch { count: usize, vectors: usize },
+    /// A background merge failed; the segments it read are untouched.
+    #[error("merging segments failed: {0}")]
+    Merge(String),
     #[error(transparent)]
     Core(#[from] fundus_core::CoreError),
     #[error(transparent)]

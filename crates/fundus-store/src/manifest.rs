@@ -101,19 +101,35 @@ pub struct Manifest {
     /// The last WAL sequence number whose operation the segments contain.
     #[serde(default)]
     pub applied_seq: Option<u64>,
-    /// The HNSW graph over the segments' rows, saved with them (in
-    /// `segments/`); absent while the collection is searched exactly.
+    /// The HNSW graph saved at a flush (in `segments/`); absent while the
+    /// collection is searched exactly, or before its first save.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub graph: Option<String>,
+    pub graph: Option<GraphFile>,
+}
+
+/// A saved HNSW graph. Its keys are row numbers in the order the segments
+/// replay; it covers the first `rows` of them (all rows at the time it was
+/// saved). Rows that later segments add are inserted on open; rows they
+/// delete are removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphFile {
+    pub file: String,
+    pub rows: u32,
 }
 
 pub(crate) const MANIFEST_FILE: &str = "collection.json";
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// Written by this build. 3 added delta segments (with deletes) and the
+/// HNSW graph file; version 2 manifests name only full segments and read
+/// the same way.
+pub(crate) const FORMAT_VERSION: u32 = 3;
+const OLDEST_READABLE: u32 = 2;
 
 impl Manifest {
     /// Every file in `segments/` the manifest names.
     pub fn files(&self) -> impl Iterator<Item = &String> {
-        self.segments.iter().chain(&self.graph)
+        self.segments
+            .iter()
+            .chain(self.graph.iter().map(|g| &g.file))
     }
 
     pub(crate) fn read(dir: &Path) -> Result<Self, StoreError> {
@@ -123,11 +139,11 @@ impl Manifest {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        if m.format_version != FORMAT_VERSION {
+        if !(OLDEST_READABLE..=FORMAT_VERSION).contains(&m.format_version) {
             return Err(StoreError::Corrupt {
                 path,
                 reason: format!(
-                    "format version {} (this build reads {FORMAT_VERSION}; re-ingest the collection)",
+                    "format version {} (this build reads {OLDEST_READABLE} to {FORMAT_VERSION}; re-ingest the collection)",
                     m.format_version
                 ),
             });

@@ -177,10 +177,14 @@ impl VectorIndex {
     }
 
     /// Replaces the storage with compacted rows: `kept[new] = old`, in
-    /// increasing order. Graph keys are renamed to the new row numbers;
-    /// each new number is at most its old one and every smaller old row
-    /// has moved already, so a target key is always free.
-    pub(crate) fn compact(&mut self, kept: &[u32]) -> Result<(), StoreError> {
+    /// increasing order. Graph keys of live rows are renamed to the new row
+    /// numbers; each new number is at most its old one and every smaller
+    /// old row has moved already, so a target key is always free.
+    pub(crate) fn compact(
+        &mut self,
+        kept: &[u32],
+        is_live: &dyn Fn(u32) -> bool,
+    ) -> Result<(), StoreError> {
         let dim = self.storage.dim();
         let mut data = Vec::with_capacity(kept.len() * dim);
         for &old in kept {
@@ -189,7 +193,7 @@ impl VectorIndex {
         self.storage = FlatIndex::from_prepared(dim, self.storage.metric(), data)?;
         if let Some(graph) = &mut self.graph {
             for (new, &old) in kept.iter().enumerate() {
-                if new as u32 != old {
+                if new as u32 != old && is_live(old) {
                     graph.rename(old as u64, new as u64)?;
                 }
             }
@@ -197,24 +201,35 @@ impl VectorIndex {
         Ok(())
     }
 
-    /// Loads a saved graph; it must hold exactly the live rows (keys `0..live`
-    /// right after a flush). A graph that does not match is rebuilt.
-    pub(crate) fn load_graph(&mut self, path: &Path, live: usize) -> Result<(), StoreError> {
-        let graph = HnswIndex::load(
+    /// Loads a saved graph covering rows `0..rows`: rows deleted since it
+    /// was saved are taken out, and every live one must be in it (else the
+    /// file does not belong to these segments). Later rows are the
+    /// caller's to insert.
+    pub(crate) fn load_graph(
+        &mut self,
+        path: &Path,
+        rows: u32,
+        is_live: &dyn Fn(u32) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut graph = HnswIndex::load(
             path,
             self.storage.dim(),
             self.storage.metric(),
             self.config.hnsw,
         )?;
-        if graph.len() == live && (live == 0 || graph.contains(live as u64 - 1)) {
-            self.graph = Some(graph);
-            Ok(())
-        } else {
-            Err(StoreError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!("graph holds {} vectors, the segment {live}", graph.len()),
-            })
+        for r in 0..rows {
+            let key = r as u64;
+            if !is_live(r) {
+                graph.remove(key)?;
+            } else if !graph.contains(key) {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: format!("graph lacks row {r} of the segments it was saved with"),
+                });
+            }
         }
+        self.graph = Some(graph);
+        Ok(())
     }
 
     /// The best `fetch` rows for `query` among those `allow` accepts.
@@ -228,8 +243,9 @@ impl VectorIndex {
         filtered: bool,
         options: &SearchOptions,
     ) -> Result<Vec<(u32, f32)>, StoreError> {
+        let scan = options.exact || (filtered && self.too_selective(allow));
         let graph = match &self.graph {
-            Some(g) if !options.exact && !(filtered && self.too_selective(allow)) => g,
+            Some(g) if !scan => g,
             _ => return Ok(self.storage.search_filtered(query, fetch, allow)?),
         };
         let allow_key = |key: u64| allow(key as u32);

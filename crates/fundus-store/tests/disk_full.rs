@@ -39,7 +39,8 @@ fn point(i: usize) -> (Point, Vec<f32>) {
 
 /// The writer, run under the file-size limit: upserts one point at a time
 /// and prints `ack <i>` after each acknowledged write, then `error <msg>`
-/// for the first failure; then tries a flush and prints its error too.
+/// for the first failure; then tries a flush and a merge of all segments
+/// and prints how they went.
 fn writer(dir: &str) {
     let data = DataDir::new(dir);
     let mut c = if data.exists("c") {
@@ -65,6 +66,11 @@ fn writer(dir: &str) {
         Ok(()) => writeln!(out, "flush ok").expect("stdout"),
         Err(e) => writeln!(out, "flush-error {e}").expect("stdout"),
     }
+    // Merging all segments writes one file as large as all of them.
+    match c.optimize() {
+        Ok(()) => writeln!(out, "optimize ok").expect("stdout"),
+        Err(e) => writeln!(out, "optimize-error {e}").expect("stdout"),
+    }
     out.flush().expect("stdout");
 }
 
@@ -80,7 +86,11 @@ fn run_limited(dir: &str, kib: u64) -> String {
         .env("FUNDUS_DISK_FULL_WRITER", dir)
         .output()
         .expect("spawn writer");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -114,19 +124,20 @@ fn writes_fail_clearly_when_the_disk_is_full() {
         "{out}"
     );
 
-    // 2. Again, with a limit below the segment that the flush must write.
+    // 2. Again, with a limit below the merged segment that optimizing
+    // must write (the new delta itself fits).
     let out = run_limited(&dir, 48);
     let more: Vec<usize> = out
         .lines()
         .filter_map(|l| l.strip_prefix("ack ")?.parse().ok())
         .collect();
-    let flush = out
+    let merge = out
         .lines()
-        .find_map(|l| l.strip_prefix("flush-error "))
-        .unwrap_or_else(|| panic!("a segment past the limit must fail: {out}"));
+        .find_map(|l| l.strip_prefix("optimize-error "))
+        .unwrap_or_else(|| panic!("a merged segment past the limit must fail: {out}"));
     assert!(
-        flush.contains(".seg") && flush.contains("too large"),
-        "the error names the segment file: {flush}"
+        merge.contains("merged.seg") && merge.contains("too large"),
+        "the error names the segment file: {merge}"
     );
     let acked: Vec<usize> = acked.into_iter().chain(more).collect();
 
@@ -146,4 +157,10 @@ fn writes_fail_clearly_when_the_disk_is_full() {
     c.flush().unwrap();
     drop(c);
     assert_eq!(data.open("c").unwrap().len(), acked.len() + 1);
+    let leftovers: Vec<String> = std::fs::read_dir(tmp.path().join("collections/c/segments"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp") || n.contains("merged"))
+        .collect();
+    assert!(leftovers.is_empty(), "the failed merge left {leftovers:?}");
 }

@@ -8,12 +8,17 @@
 //! candidate set (`k * oversampling` rows) wins back most of the recall the
 //! codes lose.
 //!
+//! Product quantization is the one whose size is a free choice, down to a
+//! fraction of a bit per dimension: meant for the largest collections,
+//! where even int8 codes no longer fit in memory.
+//!
 //! | quantization | code bytes per dim | scan score |
 //! |---|---|---|
 //! | [`Quantization::None`] | 4 | exact |
 //! | [`Quantization::Float16`] | 2 | query `f32` against codes widened on the fly |
 //! | [`Quantization::Int8`] | 1 | query `f32` against dequantized codes (asymmetric) |
 //! | [`Quantization::Binary`] | 1/8 | Hamming distance of sign bits |
+//! | [`Quantization::Product`] | `subvectors / dim` (1/8 by default) | sum of per-subvector table lookups (ADC) |
 
 use serde::{Deserialize, Serialize};
 
@@ -22,12 +27,14 @@ use crate::error::IndexError;
 pub mod binary;
 pub mod f16;
 pub mod int8;
+pub mod pq;
 pub mod quantized_index;
 #[cfg(test)]
 pub(crate) mod testdata;
 
 pub use binary::BinaryQuantizer;
 pub use int8::{Int8Quantizer, Int8Query};
+pub use pq::{PqQuery, ProductQuantizer};
 pub use quantized_index::{MemoryUsage, QuantizedFlatIndex};
 
 /// How a collection stores the vectors it scans. Serialized as an internally
@@ -60,6 +67,20 @@ pub enum Quantization {
     /// cosine/dot embeddings of a few hundred dimensions or more, and
     /// always with rescoring.
     Binary,
+    /// Product quantization: each vector cut into `subvectors` equal slices,
+    /// each slice stored as the byte naming its nearest of 256 centroids
+    /// learned by k-means. One byte per subvector; scored against the `f32`
+    /// query through a per-query lookup table (asymmetric distance
+    /// computation). Coarser than int8, so always meant with rescoring.
+    Product {
+        /// Slices per vector, which must divide the dimension (checked when
+        /// the index is built, when the dimension is known). `None` (or
+        /// left out) takes [`pq::default_subvectors`]: `dim / 8`, lowered
+        /// to a divisor of `dim`, at least 1. More subvectors give finer
+        /// codes and a larger, slower scan.
+        #[serde(default)]
+        subvectors: Option<usize>,
+    },
 }
 
 fn per_dimension_default() -> bool {
@@ -73,33 +94,39 @@ impl Quantization {
             Quantization::Float16 => "float16",
             Quantization::Int8 { .. } => "int8",
             Quantization::Binary => "binary",
+            Quantization::Product { .. } => "product",
         }
     }
 
     /// How many candidates per requested hit are re-scored unless a query
     /// says otherwise: 1 without quantization (the scan is exact), 4 for
     /// binary (64 to 1000 bits rank coarsely; the float pass sorts it out),
-    /// 2 for float16 and int8 (their errors only swap near neighbours).
+    /// 2 for float16 and int8 (their errors only swap near neighbours), 8
+    /// for product (one byte per 8 dimensions leaves members of a cluster
+    /// barely told apart; rescoring a wide candidate set restores them).
     pub fn default_oversampling(&self) -> f32 {
         match self {
             Quantization::None => 1.0,
             Quantization::Float16 | Quantization::Int8 { .. } => 2.0,
             Quantization::Binary => 4.0,
+            Quantization::Product { .. } => 8.0,
         }
     }
 
-    /// Checks the settings a user can get wrong (the quantile).
+    /// Checks the settings a user can get wrong without knowing the
+    /// dimension (the quantile, a zero subvector count); whether the
+    /// subvectors divide the dimension is checked at build.
     pub fn validate(&self) -> Result<(), IndexError> {
-        if let Quantization::Int8 {
-            quantile: Some(q), ..
-        } = *self
-        {
+        match *self {
             // NaN fails both comparisons and is refused too.
-            if !(q > 0.5 && q <= 1.0) {
-                return Err(IndexError::InvalidQuantile(q));
-            }
+            Quantization::Int8 {
+                quantile: Some(q), ..
+            } if !(q > 0.5 && q <= 1.0) => Err(IndexError::InvalidQuantile(q)),
+            Quantization::Product {
+                subvectors: Some(0),
+            } => Err(IndexError::InvalidSubvectors(0)),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -113,7 +140,8 @@ pub struct SearchParams {
     pub oversampling: Option<f32>,
     /// Re-score the candidates exactly against the original floats
     /// (default). Off returns the scan's approximate scores, which for
-    /// binary are `dims - 2 * hamming`, not the metric's units.
+    /// binary are `dims - 2 * hamming`, not the metric's units (for the
+    /// others, the metric's score of the reconstructed vector).
     #[serde(default = "rescore_default")]
     pub rescore: bool,
 }
@@ -156,6 +184,10 @@ mod tests {
                 quantile: Some(0.99),
             },
             Quantization::Binary,
+            Quantization::Product {
+                subvectors: Some(48),
+            },
+            Quantization::Product { subvectors: None },
         ] {
             let json = serde_json::to_string(&q).unwrap();
             assert_eq!(serde_json::from_str::<Quantization>(&json).unwrap(), q);

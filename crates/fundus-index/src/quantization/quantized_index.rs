@@ -8,6 +8,7 @@ use fundus_core::{distance, Metric};
 
 use super::binary::{self, BinaryQuantizer};
 use super::int8::Int8Quantizer;
+use super::pq::{self, ProductQuantizer};
 use super::{f16, Quantization, SearchParams};
 use crate::error::IndexError;
 use crate::topk::TopK;
@@ -32,15 +33,22 @@ enum Codes {
         quantizer: BinaryQuantizer,
         codes: Vec<u64>,
     },
+    Product {
+        quantizer: ProductQuantizer,
+        /// One byte per subvector, `subvectors` per row.
+        codes: Vec<u8>,
+    },
 }
 
 /// Bytes an index holds per kind, the two columns of a memory-versus-recall
-/// table. Quantizer parameters (a few floats per dimension) are not counted.
+/// table. Quantizer parameters (a few floats per dimension) are not counted,
+/// except product quantization's codebooks (256 floats per dimension, which
+/// outweigh the codes of small indexes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryUsage {
     /// What the scan reads besides floats: codes plus per-vector correction
-    /// terms (int8 keeps `|x̂|²` per vector for euclidean). Zero without
-    /// quantization, where the scan reads the floats.
+    /// terms (int8 keeps `|x̂|²` per vector for euclidean) and PQ codebooks.
+    /// Zero without quantization, where the scan reads the floats.
     pub codes: usize,
     /// Original `f32` vectors (for rescoring, or the scan itself without
     /// quantization). In a disk-backed store these need not be in memory.
@@ -68,9 +76,13 @@ pub struct QuantizedFlatIndex {
 
 impl QuantizedFlatIndex {
     /// Trains the quantizer on row-major `vectors` (after preparing them for
-    /// `metric`) and encodes them. Int8 and binary learn ranges from the data
-    /// and need at least one vector; later [`add`](Self::add)s reuse those
-    /// ranges, so build from a representative sample.
+    /// `metric`) and encodes them. Int8, binary and product learn ranges or
+    /// codebooks from the data and need at least one vector; later
+    /// [`add`](Self::add)s reuse them, so build from a representative
+    /// sample. Product quantization's subvector count must divide `dim`; the
+    /// index records the count in effect, so
+    /// [`quantization`](Self::quantization) reports `Some(count)` where the
+    /// configuration left it out.
     pub fn build(
         vectors: &[f32],
         dim: usize,
@@ -89,6 +101,7 @@ impl QuantizedFlatIndex {
             validate_vector(row, dim)?;
             metric.prepare(row);
         }
+        let mut quantization = quantization;
         let codes = match quantization {
             Quantization::None => Codes::None,
             Quantization::Float16 => Codes::Float16(Vec::with_capacity(prepared.len())),
@@ -108,6 +121,16 @@ impl QuantizedFlatIndex {
                     codes: Vec::with_capacity(capacity),
                 }
             }
+            Quantization::Product { subvectors } => {
+                let subvectors = subvectors.unwrap_or_else(|| pq::default_subvectors(dim));
+                quantization = Quantization::Product {
+                    subvectors: Some(subvectors),
+                };
+                Codes::Product {
+                    quantizer: ProductQuantizer::train(&prepared, dim, subvectors)?,
+                    codes: Vec::new(),
+                }
+            }
         };
         let mut index = QuantizedFlatIndex {
             dim,
@@ -117,8 +140,13 @@ impl QuantizedFlatIndex {
             originals: None,
             len: 0,
         };
-        for row in prepared.chunks_exact(dim) {
-            index.encode(row);
+        if let Codes::Product { quantizer, codes } = &mut index.codes {
+            // Encoding costs 256 multiply-adds per dimension: in parallel.
+            *codes = quantizer.encode_all(&prepared);
+        } else {
+            for row in prepared.chunks_exact(dim) {
+                index.encode(row);
+            }
         }
         index.len = prepared.len() / dim;
         index.originals = Some(prepared);
@@ -191,6 +219,7 @@ impl QuantizedFlatIndex {
                 }
             }
             Codes::Binary { quantizer, codes } => quantizer.encode_into(row, codes),
+            Codes::Product { quantizer, codes } => quantizer.encode_into(row, codes),
         }
     }
 
@@ -203,6 +232,9 @@ impl QuantizedFlatIndex {
                 std::mem::size_of_val(codes.as_slice()) + std::mem::size_of_val(norms.as_slice())
             }
             Codes::Binary { codes, .. } => std::mem::size_of_val(codes.as_slice()),
+            Codes::Product { quantizer, codes } => {
+                codes.len() + std::mem::size_of_val(quantizer.codebooks())
+            }
         };
         let floats = self
             .originals
@@ -326,6 +358,15 @@ impl QuantizedFlatIndex {
                     quantizer.score(hamming(&code, &codes[i * words..(i + 1) * words]))
                 })
             }
+            Codes::Product { quantizer, codes } => {
+                let m = quantizer.subvectors();
+                // Euclidean tables hold negated squared distances, so the
+                // score is "higher is better" for every metric.
+                let prepared = quantizer.prepare_query(q, self.metric);
+                top_rows(self.len, wanted, allow, |i| {
+                    prepared.score(&codes[i * m..(i + 1) * m])
+                })
+            }
         }
     }
 
@@ -336,7 +377,7 @@ impl QuantizedFlatIndex {
             return hits;
         }
         match &self.codes {
-            Codes::None | Codes::Float16(_) => {
+            Codes::None | Codes::Float16(_) | Codes::Product { .. } => {
                 hits.iter_mut()
                     .for_each(|(_, s)| *s = -(-*s).max(0.0).sqrt());
             }
@@ -451,6 +492,8 @@ mod tests {
         quantile: None,
     };
 
+    const PQ: Quantization = Quantization::Product { subvectors: None };
+
     #[test]
     fn none_matches_the_flat_index() {
         let (points, queries) = data();
@@ -547,7 +590,7 @@ mod tests {
         let points = &points[..500 * DIM];
         for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
             let exact = flat(points, metric);
-            for quantization in [Quantization::Float16, INT8, Quantization::Binary] {
+            for quantization in [Quantization::Float16, INT8, Quantization::Binary, PQ] {
                 let index = QuantizedFlatIndex::build(points, DIM, metric, quantization).unwrap();
                 let params = SearchParams {
                     oversampling: Some(8.0),
@@ -605,6 +648,8 @@ mod tests {
             }
         );
         assert_eq!(usage(Quantization::Binary).codes, floats / 32);
+        // One byte per subvector (8 by default here) plus the codebooks.
+        assert_eq!(usage(PQ).codes, 2000 * 8 + 256 * DIM * 4);
         let lean = QuantizedFlatIndex::build(&points, DIM, Metric::Cosine, Quantization::Binary)
             .unwrap()
             .without_originals();
