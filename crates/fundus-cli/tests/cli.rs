@@ -677,6 +677,13 @@ fn a_collection_created_with_an_int8_graph_searches_like_exact() {
         .run(&["search", "-c", "graph", "--oversampling", "0.5", query])
         .failure();
     assert!(err.stderr.contains("oversampling"), "{}", err.stderr);
+    // Appending twice more leaves three segments; optimize folds them.
+    f.run(&["ingest", "-c", "graph", "-i", &sample()]).success();
+    f.run(&["ingest", "-c", "graph", "-i", &sample()]).success();
+    let out = f.run(&["collection", "optimize", "graph"]).success();
+    assert!(out.stdout.contains("-> 1,"), "{}", out.stdout);
+    assert_eq!(search(&["--exact"]), exact, "same documents after merging");
+
     let err = f
         .run(&["collection", "create", "bad", "--hnsw-m", "1"])
         .failure();

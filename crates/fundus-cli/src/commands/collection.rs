@@ -57,6 +57,13 @@ from there on an HNSW graph answers, and --quantization decides what it stores \
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// Merge all segments into one and drop deleted rows (waits for it).
+    #[command(
+        after_help = "Each flush writes the changes since the last one as a small segment; \
+a background merge folds them together once several pile up. `optimize` does it now and \
+waits: the collection then opens from one segment and one saved graph."
+    )]
+    Optimize { name: String },
     /// Delete a collection and its files (refused while an alias points to it).
     Delete { name: String },
     /// Write a consistent snapshot of a collection to one file, while writes go on.
@@ -175,9 +182,12 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
             println!("chunks       {}", stats.points);
             if stats.tombstones > 0 {
                 println!(
-                    "tombstones   {} (dropped at the next flush)",
+                    "tombstones   {} (dropped by the next merge; `fundus collection optimize`)",
                     stats.tombstones
                 );
+            }
+            if let Some(e) = &stats.merge_error {
+                println!("merge        last attempt failed: {e}");
             }
             println!(
                 "disk         segments {} ({} files) | graph {} | WAL {}",
@@ -214,6 +224,16 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
             let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
             let n = c.delete(&refs)?;
             println!("deleted {n} of {} documents from {name:?}", ids.len());
+        }
+        CollectionCommand::Optimize { name } => {
+            let mut c = ctx.data.open_for_write(&name)?;
+            let before = c.stats();
+            c.optimize()?;
+            let after = c.stats();
+            println!(
+                "optimized {name:?}: {} segments -> {}, {} deleted rows dropped",
+                before.segments, after.segments, before.tombstones
+            );
         }
         CollectionCommand::Delete { name } => {
             ctx.data.delete(&name)?;
