@@ -689,3 +689,67 @@ fn a_collection_created_with_an_int8_graph_searches_like_exact() {
         .failure();
     assert!(err.stderr.contains("m = 1"), "{}", err.stderr);
 }
+
+#[test]
+fn a_query_embedded_by_another_model_is_refused() {
+    let f = Fundus::new();
+    f.run(&["ingest", "-c", "products", "-i", &sample(), "--no-chunking"])
+        .success();
+    // A copy of the model with one weight changed: same architecture and
+    // dimension, different weights.
+    let home = std::env::var_os("FUNDUS_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/fundus"))
+        })
+        .unwrap();
+    let original = home.join("models/all-minilm-l6-v2");
+    let copy = f.data.path().join("other-model");
+    std::fs::create_dir(&copy).unwrap();
+    for e in std::fs::read_dir(&original).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            let sub = copy.join(e.file_name());
+            std::fs::create_dir(&sub).unwrap();
+            for g in std::fs::read_dir(e.path()).unwrap() {
+                let g = g.unwrap();
+                std::fs::copy(g.path(), sub.join(g.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+        }
+    }
+    let weights = copy.join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+
+    let err = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--model",
+            copy.to_str().unwrap(),
+            "Laborkühlschrank",
+        ])
+        .failure();
+    assert!(
+        err.stderr
+            .contains("holds vectors of model all-minilm-l6-v2")
+            && err.stderr.contains("other-model"),
+        "{}",
+        err.stderr
+    );
+    // The collection's own model is accepted, also when named explicitly.
+    f.run(&[
+        "search",
+        "-c",
+        "products",
+        "--model",
+        "all-minilm-l6-v2",
+        "Laborkühlschrank",
+    ])
+    .success();
+}

@@ -33,7 +33,7 @@ use fundus_core::metric::validate_vector;
 use fundus_core::{Filter, Hit};
 
 use crate::error::StoreError;
-use crate::manifest::{sync_dir, CollectionConfig, GraphFile, Manifest, FORMAT_VERSION};
+use crate::manifest::{sync_dir, CollectionConfig, GraphFile, Manifest, ModelInfo, FORMAT_VERSION};
 use crate::merge::{MergeJob, Merged};
 use crate::point::Point;
 use crate::segment;
@@ -396,6 +396,23 @@ impl Collection {
     /// The stored (prepared) vector of row `i`.
     pub fn vector(&self, i: usize) -> &[f32] {
         self.vectors.storage().vector(i)
+    }
+
+    /// Refuses a query model other than the one that produced the vectors
+    /// (weights compared by sha256; a renamed copy of the same weights is
+    /// the same model).
+    pub fn check_query_model(&self, model: &ModelInfo) -> Result<(), StoreError> {
+        let ours = &self.manifest.config.model;
+        if model.sha256 == ours.sha256 && model.dim == ours.dim {
+            return Ok(());
+        }
+        Err(StoreError::ModelMismatch {
+            collection: self.manifest.config.name.clone(),
+            expected: ours.name.clone(),
+            expected_sha256: ours.sha256.clone(),
+            received: model.name.clone(),
+            received_sha256: model.sha256.clone(),
+        })
     }
 
     /// Whether searches walk an HNSW graph (else they scan exactly).
@@ -774,7 +791,7 @@ fn acquire_lock(dir: &Path, name: &str) -> Result<File, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DataDir, ModelInfo};
+    use crate::DataDir;
     use fundus_core::{CoreError, Metric};
     use std::io::Write;
 
@@ -1337,6 +1354,24 @@ mod tests {
         let c = data.open("g").unwrap();
         assert!(c.has_graph(), "rebuilt from the rows");
         assert_eq!(c.len(), 400);
+    }
+
+    #[test]
+    fn a_query_model_other_than_the_collections_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let c = create(&data);
+        assert!(c.check_query_model(&model()).is_ok());
+        let other = ModelInfo {
+            name: "other".into(),
+            sha256: "ff".into(),
+            ..model()
+        };
+        let err = c.check_query_model(&other).unwrap_err().to_string();
+        assert!(
+            err.contains("toy") && err.contains("other") && err.contains("sha256 ff"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -40,6 +40,16 @@ pub enum StoreError {
     },
     #[error("{count} points but {vectors} vectors: each point needs exactly one vector")]
     LengthMismatch { count: usize, vectors: usize },
+    /// A query was embedded by another model than the collection's vectors:
+    /// the scores would be meaningless.
+    #[error("collection {collection:?} holds vectors of model {expected} (sha256 {expected_sha256}); the query was embedded by {received} (sha256 {received_sha256}). Search with the collection's model, or re-ingest into a new collection and switch an alias")]
+    ModelMismatch {
+        collection: String,
+        expected: String,
+        expected_sha256: String,
+        received: String,
+        received_sha256: String,
+    },
     /// A background merge failed; the segments it read are untouched.
     #[error("merging segments failed: {0}")]
     Merge(String),

@@ -38,6 +38,10 @@ pub struct SearchArgs {
     /// Characters of each hit's text to show.
     #[arg(long, default_value_t = 160)]
     pub snippet: usize,
+    /// Embed the query with this model (name or folder) instead of the
+    /// collection's; refused unless its weights are the collection's.
+    #[arg(long, short)]
+    pub model: Option<String>,
     /// HNSW beam width for this query [default: the collection's ef_search].
     #[arg(long, help_heading = "Search tuning")]
     pub ef: Option<usize>,
@@ -60,17 +64,15 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let collection = ctx.data.open(&args.collection)?;
     let built_with = collection.config().model.clone();
-    let mut model = ctx.load_model(&built_with.source)?;
-    if model.info.sha256 != built_with.sha256 {
-        bail!(
-            "collection {:?} was built with model {} (sha256 {}), but {} now holds different weights (sha256 {})",
-            args.collection,
-            built_with.name,
-            built_with.sha256,
-            built_with.source,
-            model.info.sha256
-        );
+    let model = ctx.load_model(args.model.as_deref().unwrap_or(&built_with.source))?;
+    if let Err(e) = collection.check_query_model(&model.info) {
+        if args.model.is_none() {
+            // The collection's own model folder now holds other weights.
+            bail!("{e} ({} was changed since the ingest)", built_with.source);
+        }
+        return Err(e.into());
     }
+    let mut model = model;
     model.set_prefixes(
         built_with.query_prefix.clone(),
         built_with.passage_prefix.clone(),
