@@ -71,17 +71,7 @@ impl GraphCodec {
             Quantization::Float16 => Ok(GraphCodec::F16),
             Quantization::Binary => Ok(GraphCodec::B1(BinaryQuantizer::train(sample, dim)?)),
             Quantization::Int8 { quantile, .. } => {
-                if dim == 0 || !sample.len().is_multiple_of(dim) {
-                    return Err(IndexError::RaggedData {
-                        len: sample.len(),
-                        dim,
-                    });
-                }
-                if sample.is_empty() {
-                    return Err(IndexError::EmptyTrainingSet {
-                        quantization: "int8",
-                    });
-                }
+                crate::quantization::check_training_set(sample, dim, "int8")?;
                 let range = magnitude_range(sample, quantile.unwrap_or(1.0));
                 let scale = if range > 0.0 { I8_MAX / range } else { 1.0 };
                 Ok(GraphCodec::I8 {

@@ -28,17 +28,7 @@ pub struct BinaryQuantizer {
 impl BinaryQuantizer {
     /// Learns the per-dimension means of row-major `vectors`.
     pub fn train(vectors: &[f32], dim: usize) -> Result<Self, IndexError> {
-        if dim == 0 || !vectors.len().is_multiple_of(dim) {
-            return Err(IndexError::RaggedData {
-                len: vectors.len(),
-                dim,
-            });
-        }
-        if vectors.is_empty() {
-            return Err(IndexError::EmptyTrainingSet {
-                quantization: "binary",
-            });
-        }
+        super::check_training_set(vectors, dim, "binary")?;
         let mut sums = vec![0.0f64; dim];
         for row in vectors.chunks_exact(dim) {
             sums.iter_mut().zip(row).for_each(|(s, &x)| *s += x as f64);

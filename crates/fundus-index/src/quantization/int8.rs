@@ -50,17 +50,7 @@ impl Int8Quantizer {
         per_dimension: bool,
         quantile: Option<f32>,
     ) -> Result<Self, IndexError> {
-        if dim == 0 || !vectors.len().is_multiple_of(dim) {
-            return Err(IndexError::RaggedData {
-                len: vectors.len(),
-                dim,
-            });
-        }
-        if vectors.is_empty() {
-            return Err(IndexError::EmptyTrainingSet {
-                quantization: "int8",
-            });
-        }
+        super::check_training_set(vectors, dim, "int8")?;
         if let Some(q) = quantile {
             if !(q > 0.5 && q <= 1.0) {
                 return Err(IndexError::InvalidQuantile(q));

@@ -130,6 +130,25 @@ impl Quantization {
     }
 }
 
+/// Checks that `vectors` is a non-empty row-major block of `dim`-wide
+/// rows: what every quantizer needs before it can learn from it.
+pub(crate) fn check_training_set(
+    vectors: &[f32],
+    dim: usize,
+    quantization: &'static str,
+) -> Result<(), IndexError> {
+    if dim == 0 || !vectors.len().is_multiple_of(dim) {
+        return Err(IndexError::RaggedData {
+            len: vectors.len(),
+            dim,
+        });
+    }
+    if vectors.is_empty() {
+        return Err(IndexError::EmptyTrainingSet { quantization });
+    }
+    Ok(())
+}
+
 /// Per-query knobs of a quantized search.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SearchParams {
