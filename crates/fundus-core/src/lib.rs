@@ -25,6 +25,7 @@ pub mod filter;
 pub mod hit;
 pub mod metric;
 pub mod simd;
+pub mod topk;
 
 pub use chunk::Chunk;
 pub use document::Document;
@@ -32,3 +33,4 @@ pub use error::CoreError;
 pub use filter::Filter;
 pub use hit::Hit;
 pub use metric::Metric;
+pub use topk::TopK;

@@ -6,7 +6,7 @@ use fundus_core::metric::validate_vector;
 use fundus_core::{distance, Metric};
 
 use crate::error::IndexError;
-use crate::topk::TopK;
+use fundus_core::TopK;
 
 /// Vectors are scored in blocks of this many rows per task: large enough
 /// that rayon's overhead vanishes, small enough to balance two to sixty

@@ -32,12 +32,11 @@ pub mod flat;
 mod graph_codec;
 pub mod hnsw;
 pub mod quantization;
-pub mod topk;
 pub mod vector_source;
 
 pub use error::IndexError;
 pub use flat::FlatIndex;
+pub use fundus_core::TopK;
 pub use hnsw::{HnswIndex, HnswParams};
 pub use quantization::{MemoryUsage, Quantization, QuantizedFlatIndex, SearchParams};
-pub use topk::TopK;
 pub use vector_source::VectorSource;

@@ -19,9 +19,8 @@
 //! The accumulator is reused per thread (zeroed after each search), so a
 //! search allocates little besides its result.
 
+use fundus_core::TopK;
 use std::cell::RefCell;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 use crate::bm25::LengthNorm;
 use crate::inverted_index::InvertedIndex;
@@ -153,7 +152,7 @@ fn select(scores: &[f32], live: &[bool], k: usize) -> Vec<(u32, f32)> {
     }
     blocks.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
 
-    let mut heap: BinaryHeap<Entry> = BinaryHeap::with_capacity(k + 1);
+    let mut top = TopK::new(k);
     // The k-th best score so far (0 until there are k): anything below it
     // is out without touching the heap.
     let mut threshold = 0.0f32;
@@ -168,26 +167,11 @@ fn select(scores: &[f32], live: &[bool], k: usize) -> Vec<(u32, f32)> {
             if score < threshold || score <= 0.0 || !live[d] {
                 continue;
             }
-            let entry = Entry {
-                score,
-                ord: d as u32,
-            };
-            if heap.len() < k {
-                heap.push(entry);
-            } else if let Some(mut worst) = heap.peek_mut() {
-                // Better: higher score, or equal score and earlier ordinal.
-                if entry < *worst {
-                    *worst = entry;
-                }
-            }
-            if heap.len() == k {
-                threshold = heap.peek().map_or(threshold, |e| e.score);
-            }
+            top.push(d as u32, score);
+            threshold = top.threshold().max(0.0);
         }
     }
-    let mut best = heap.into_vec();
-    best.sort_unstable();
-    best.into_iter().map(|e| (e.ord, e.score)).collect()
+    top.into_sorted()
 }
 
 /// The maximum of each block of [`BLOCK`] scores of live documents
@@ -202,34 +186,6 @@ pub fn block_maxima(scores: &[f32], live: &[bool], out: &mut Vec<u32>) {
             max = max.max(s.to_bits() & 0u32.wrapping_sub(u32::from(a)));
         }
         out.push(max);
-    }
-}
-
-/// A candidate, ordered so that the worst is the greatest (top of std's
-/// max-heap): lower score, then higher ordinal.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    score: f32,
-    ord: u32,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .score
-            .total_cmp(&self.score)
-            .then_with(|| self.ord.cmp(&other.ord))
     }
 }
 

@@ -11,7 +11,7 @@ use super::int8::Int8Quantizer;
 use super::pq::{self, ProductQuantizer};
 use super::{f16, Quantization, SearchParams};
 use crate::error::IndexError;
-use crate::topk::TopK;
+use fundus_core::TopK;
 
 /// Rows scored per parallel task, as in [`crate::FlatIndex`]: rayon's
 /// overhead vanishes and two to sixty cores stay balanced.
