@@ -33,10 +33,11 @@ use fundus_core::metric::validate_vector;
 use fundus_core::{Filter, Hit};
 
 use crate::error::StoreError;
-use crate::manifest::{sync_dir, CollectionConfig, GraphFile, Manifest, ModelInfo, FORMAT_VERSION};
+use crate::manifest::{sync_dir, CollectionConfig, IndexFile, Manifest, ModelInfo, FORMAT_VERSION};
 use crate::merge::{MergeJob, Merged};
 use crate::point::Point;
 use crate::segment;
+use crate::text_index::TextIndex;
 use crate::vector_index::{SearchOptions, VectorIndex, VectorMemory};
 use crate::wal::{FsyncPolicy, Wal};
 
@@ -74,6 +75,8 @@ pub struct Collection {
     dir: PathBuf,
     manifest: Manifest,
     vectors: VectorIndex,
+    /// BM25 over the documents, when the config asks for one.
+    text: Option<TextIndex>,
     /// Row → point; rows of replaced or deleted points stay as tombstones
     /// until the next flush compacts them away.
     points: Vec<Point>,
@@ -112,6 +115,9 @@ pub struct CollectionStats {
     pub memory: VectorMemory,
     /// Texts and payloads of the rows, as their JSON would measure.
     pub payload_bytes_in_memory: usize,
+    /// Documents in the BM25 index (`None`: the collection has none).
+    pub text_index_documents: Option<usize>,
+    pub text_index_bytes_on_disk: u64,
     /// A background merge is running.
     pub merging: bool,
     /// The last background merge failed with this error.
@@ -130,8 +136,15 @@ impl Collection {
             segments: Vec::new(),
             applied_seq: None,
             graph: None,
+            text_index: None,
         };
         manifest.config.index.validate()?;
+        let text = manifest
+            .config
+            .text_index
+            .as_ref()
+            .map(TextIndex::new)
+            .transpose()?;
         let (wal, _) = Wal::open(dir.join(WAL_FILE), FsyncPolicy::Always)?;
         manifest.write(&dir)?;
         let c = &manifest.config;
@@ -140,6 +153,7 @@ impl Collection {
             dir,
             manifest,
             vectors,
+            text,
             points: Vec::new(),
             deleted: Vec::new(),
             live: 0,
@@ -164,6 +178,7 @@ impl Collection {
         let (dim, metric) = (manifest.config.dim, manifest.config.metric);
         let mut c = Collection {
             vectors: VectorIndex::new(dim, metric, manifest.config.index),
+            text: None,
             points: Vec::new(),
             deleted: Vec::new(),
             live: 0,
@@ -178,8 +193,15 @@ impl Collection {
             manifest,
             dir,
         };
+        // Documents that segments after the saved text index touched.
+        let text_rows = c.manifest.text_index.as_ref().map_or(0, |t| t.rows);
+        let mut touched: HashSet<String> = HashSet::new();
         for name in c.manifest.segments.clone() {
             let seg = segment::read(&c.dir.join(SEGMENTS_DIR).join(&name), dim)?;
+            if c.points.len() as u32 >= text_rows {
+                touched.extend(seg.deletes.iter().cloned());
+                touched.extend(seg.points.iter().map(|p| p.doc_id.clone()));
+            }
             for d in &seg.deletes {
                 c.remove_doc(d)?;
             }
@@ -209,6 +231,7 @@ impl Collection {
                 c.index_rows(0)?;
             }
         }
+        c.open_text_index(touched)?;
         let wal_path = c.dir.join(WAL_FILE);
         let records = if write {
             c.remove_orphan_segments()?;
@@ -238,6 +261,41 @@ impl Collection {
             c.last_seq = Some(r.seq);
         }
         Ok(c)
+    }
+
+    /// Loads the saved BM25 index and re-indexes the documents that later
+    /// segments `touched`, or builds the index from every document.
+    fn open_text_index(&mut self, touched: HashSet<String>) -> Result<(), StoreError> {
+        let Some(config) = self.manifest.config.text_index.clone() else {
+            return Ok(());
+        };
+        let saved = self.manifest.text_index.clone().and_then(|t| {
+            let path = self.dir.join(SEGMENTS_DIR).join(&t.file);
+            (path.is_file() && t.rows <= self.segment_rows).then_some(path)
+        });
+        let (mut text, docs): (TextIndex, Vec<String>) = match saved {
+            Some(path) => (
+                TextIndex::load(&path, &config)?,
+                touched.into_iter().collect(),
+            ),
+            None => {
+                self.manifest.text_index = None;
+                (
+                    TextIndex::new(&config)?,
+                    self.doc_rows.keys().cloned().collect(),
+                )
+            }
+        };
+        for d in docs {
+            let chunks = self.get(&d);
+            if chunks.is_empty() {
+                text.delete(&d);
+            } else {
+                text.upsert(&d, &chunks)?;
+            }
+        }
+        self.text = Some(text);
+        Ok(())
     }
 
     /// Segment files not named by the manifest are left-overs of a flush
@@ -302,12 +360,20 @@ impl Collection {
                     self.push_row(p, v)?;
                 }
                 self.index_rows(from)?;
+                if let Some(text) = self.text.as_mut() {
+                    for id in &ids {
+                        text.upsert(id, &doc_chunks(&self.doc_rows, &self.points, id))?;
+                    }
+                }
                 Ok(replaced)
             }
             Operation::Delete { doc_ids } => {
                 let mut deleted = 0;
                 for id in &doc_ids {
                     deleted += usize::from(self.remove_doc(id)?);
+                    if let Some(text) = self.text.as_mut() {
+                        text.delete(id);
+                    }
                 }
                 Ok(deleted)
             }
@@ -362,13 +428,7 @@ impl Collection {
 
     /// The chunks of one document, in chunk order.
     pub fn get(&self, doc_id: &str) -> Vec<&Point> {
-        let mut v: Vec<&Point> = self
-            .doc_rows
-            .get(doc_id)
-            .map(|rows| rows.iter().map(|&r| &self.points[r as usize]).collect())
-            .unwrap_or_default();
-        v.sort_by_key(|p| p.chunk);
-        v
+        doc_chunks(&self.doc_rows, &self.points, doc_id)
     }
 
     /// Live points with their row numbers, in row order.
@@ -508,6 +568,7 @@ impl Collection {
             self.install_merge(m)?;
         }
         self.save_graph_if_due()?;
+        self.save_text_if_due()?;
         self.manifest.format_version = FORMAT_VERSION;
         self.manifest.applied_seq = self.last_seq;
         self.manifest.write(&self.dir)?;
@@ -543,8 +604,10 @@ impl Collection {
         self.compact_rows(&kept)?;
         self.segment_rows -= m.rows - m.kept.len() as u32;
         self.manifest.segments.splice(..n, [m.name]);
-        // Rows were renumbered: the saved graph no longer fits.
+        // Rows were renumbered: the saved graph and the text index's row
+        // mark no longer fit.
         self.manifest.graph = None;
+        self.manifest.text_index = None;
         self.merge_error = None;
         Ok(())
     }
@@ -567,7 +630,26 @@ impl Collection {
         let segs = self.dir.join(SEGMENTS_DIR);
         graph.save(&segs.join(&file))?;
         sync_dir(&segs)?;
-        self.manifest.graph = Some(GraphFile { file, rows });
+        self.manifest.graph = Some(IndexFile { file, rows });
+        Ok(())
+    }
+
+    /// Saves the BM25 index under the same rule as the graph.
+    fn save_text_if_due(&mut self) -> Result<(), StoreError> {
+        let Some(text) = &self.text else {
+            return Ok(());
+        };
+        let rows = self.points.len() as u32;
+        let covered = self.manifest.text_index.as_ref().map_or(0, |t| t.rows);
+        let missing = rows.saturating_sub(covered) as f64;
+        if self.manifest.text_index.is_some() && missing <= GRAPH_RESAVE_SHARE * rows as f64 {
+            return Ok(());
+        }
+        let file = format!("text-{:012}.bm25", self.last_seq.map_or(0, |s| s + 1));
+        let segs = self.dir.join(SEGMENTS_DIR);
+        text.save(&segs.join(&file))?;
+        sync_dir(&segs)?;
+        self.manifest.text_index = Some(IndexFile { file, rows });
         Ok(())
     }
 
@@ -618,6 +700,7 @@ impl Collection {
             let old: Vec<String> = self.manifest.files().cloned().collect();
             self.install_merge(m)?;
             self.save_graph_if_due()?;
+            self.save_text_if_due()?;
             self.manifest.write(&self.dir)?;
             let segs = self.dir.join(SEGMENTS_DIR);
             let current: HashSet<&String> = self.manifest.files().collect();
@@ -731,6 +814,64 @@ impl Collection {
         }
     }
 
+    /// The `k` best documents for `query` by BM25 among those whose
+    /// payload satisfies `filter`; `params` overrides the collection's k1,
+    /// b and variant for this search. Scores are BM25's; each hit carries
+    /// the document's first chunk as its text.
+    ///
+    /// The filter is applied to BM25's ranking (fetching more until `k`
+    /// documents pass or the ranking runs out), not inside it.
+    pub fn search_text(
+        &self,
+        query: &str,
+        k: usize,
+        filter: Option<&Filter>,
+        params: Option<fundus_sparse::Bm25Params>,
+    ) -> Result<Vec<Hit>, StoreError> {
+        let text = self
+            .text
+            .as_ref()
+            .ok_or_else(|| StoreError::NoTextIndex(self.manifest.config.name.clone()))?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let total = text.len();
+        let mut fetch = if filter.is_some() { (k * 4).max(64) } else { k };
+        loop {
+            let ranked = text.search(query, fetch.min(total), params)?;
+            let mut hits = Vec::with_capacity(k);
+            for (id, score) in &ranked {
+                let chunks = self.get(id);
+                let Some(first) = chunks.first() else {
+                    continue;
+                };
+                if filter.is_some_and(|f| !f.matches(first.metadata.as_ref())) {
+                    continue;
+                }
+                hits.push(Hit {
+                    id: id.clone(),
+                    score: *score,
+                    chunk: None,
+                    title: first.title.clone(),
+                    text: Some(first.text.clone()),
+                    metadata: first.metadata.clone(),
+                });
+                if hits.len() == k {
+                    break;
+                }
+            }
+            if hits.len() == k || ranked.len() < fetch || fetch >= total {
+                return Ok(hits);
+            }
+            fetch = (fetch * 4).min(total);
+        }
+    }
+
+    /// Whether the collection has a BM25 index.
+    pub fn has_text_index(&self) -> bool {
+        self.text.is_some()
+    }
+
     pub fn stats(&self) -> CollectionStats {
         let segs = self.dir.join(SEGMENTS_DIR);
         let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
@@ -771,10 +912,31 @@ impl Collection {
             wal_bytes_on_disk: size(&self.dir.join(WAL_FILE)),
             memory: self.vectors.memory(),
             payload_bytes_in_memory,
+            text_index_documents: self.text.as_ref().map(TextIndex::len),
+            text_index_bytes_on_disk: self
+                .manifest
+                .text_index
+                .as_ref()
+                .map_or(0, |t| size(&segs.join(&t.file))),
             merging: self.merge.is_some(),
             merge_error: self.merge_error.clone(),
         }
     }
+}
+
+/// The chunks of one document, in chunk order (a free function so that a
+/// caller can hold other fields of the collection mutably meanwhile).
+fn doc_chunks<'a>(
+    doc_rows: &HashMap<String, Vec<u32>>,
+    points: &'a [Point],
+    doc_id: &str,
+) -> Vec<&'a Point> {
+    let mut v: Vec<&Point> = doc_rows
+        .get(doc_id)
+        .map(|rows| rows.iter().map(|&r| &points[r as usize]).collect())
+        .unwrap_or_default();
+    v.sort_by_key(|p| p.chunk);
+    v
 }
 
 fn acquire_lock(dir: &Path, name: &str) -> Result<File, StoreError> {
@@ -1372,6 +1534,88 @@ mod tests {
             err.contains("toy") && err.contains("other") && err.contains("sha256 ff"),
             "{err}"
         );
+    }
+
+    fn text_collection(data: &DataDir) -> Collection {
+        let config = CollectionConfig::new("t", model(), Metric::Cosine)
+            .with_text_index(crate::TextIndexConfig::default());
+        data.create(config).unwrap()
+    }
+
+    fn doc(id: &str, text: &str, maker: &str) -> Point {
+        let mut p = Point::whole(id, text);
+        p.metadata = Some(serde_json::json!({ "maker": maker }));
+        p
+    }
+
+    #[test]
+    fn bm25_follows_upserts_and_deletes_and_survives_flush_merge_and_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = text_collection(&data);
+        let v = || vec![1.0, 0.0, 0.0];
+        c.upsert(
+            &[
+                doc("fridge", "Laboratory refrigerator LABO-288 with 280 L", "A"),
+                doc("freezer", "Upright freezer HMFvh-4001 for vaccines", "B"),
+                doc("cabinet", "Pharmacy refrigerator per DIN 13277", "B"),
+            ],
+            &[v(), v(), v()],
+        )
+        .unwrap();
+        let top = |c: &Collection, q: &str| -> Vec<String> {
+            ids(&c.search_text(q, 3, None, None).unwrap())
+        };
+        assert_eq!(top(&c, "LABO 288")[0], "fridge");
+        assert_eq!(top(&c, "DIN 13277"), vec!["cabinet"]);
+        let f = Filter::parse(r#"maker = "B""#).unwrap();
+        let hits = c.search_text("refrigerator", 3, Some(&f), None).unwrap();
+        assert_eq!(ids(&hits), vec!["cabinet"]);
+        c.flush().unwrap();
+        // Replace and delete after the save; reopen from the saved index
+        // plus the delta.
+        c.upsert(&[doc("fridge", "Blood bank refrigerator", "A")], &[v()])
+            .unwrap();
+        c.delete(&["cabinet"]).unwrap();
+        c.flush().unwrap();
+        assert!(c.manifest.text_index.is_some());
+        drop(c);
+        let c = data.open("t").unwrap();
+        assert!(top(&c, "LABO 288").is_empty(), "the old text is gone");
+        assert_eq!(top(&c, "blood bank"), vec!["fridge"]);
+        assert!(top(&c, "DIN 13277").is_empty(), "deleted");
+        assert_eq!(c.stats().text_index_documents, Some(2));
+        drop(c);
+        // A WAL-only change, then a merge, then a rebuild without the file.
+        let mut c = data.open_for_write("t").unwrap();
+        c.upsert(&[doc("mixer", "Vortex mixer", "C")], &[v()])
+            .unwrap();
+        drop(c);
+        let mut c = data.open_for_write("t").unwrap();
+        assert_eq!(top(&c, "vortex"), vec!["mixer"]);
+        c.optimize().unwrap();
+        let saved = c
+            .dir()
+            .join(SEGMENTS_DIR)
+            .join(&c.manifest.text_index.clone().unwrap().file);
+        drop(c);
+        fs::remove_file(saved).unwrap();
+        let c = data.open("t").unwrap();
+        assert_eq!(top(&c, "vortex"), vec!["mixer"]);
+        assert_eq!(top(&c, "blood bank"), vec!["fridge"]);
+        assert!(
+            c.search_text("the of and", 3, None, None).is_err(),
+            "only stop words"
+        );
+    }
+
+    #[test]
+    fn bm25_on_a_collection_without_a_text_index_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let c = create(&data);
+        let err = c.search_text("x", 3, None, None).unwrap_err().to_string();
+        assert!(err.contains("no text index"), "{err}");
     }
 
     #[test]

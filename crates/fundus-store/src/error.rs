@@ -50,6 +50,12 @@ pub enum StoreError {
         received: String,
         received_sha256: String,
     },
+    #[error("invalid collection config: {0}")]
+    InvalidConfig(String),
+    #[error("collection {0:?} has no text index for BM25 (create it with one: `fundus collection create NAME --analyzer english`)")]
+    NoTextIndex(String),
+    #[error(transparent)]
+    Sparse(#[from] fundus_sparse::SparseError),
     /// A background merge failed; the segments it read are untouched.
     #[error("merging segments failed: {0}")]
     Merge(String),

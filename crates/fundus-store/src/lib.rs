@@ -43,14 +43,16 @@ pub mod point;
 pub mod segment;
 pub mod snapshot;
 pub mod store;
+pub mod text_index;
 pub mod vector_index;
 pub mod wal;
 
 pub use collection::Collection;
 pub use data_dir::DataDir;
 pub use error::StoreError;
-pub use manifest::{ChunkingInfo, CollectionConfig, GraphFile, ModelInfo};
+pub use manifest::{ChunkingInfo, CollectionConfig, IndexFile, ModelInfo};
 pub use point::Point;
 pub use snapshot::SnapshotInfo;
 pub use store::{PointReader, PointWriter};
+pub use text_index::TextIndexConfig;
 pub use vector_index::{IndexConfig, SearchOptions, VectorMemory};

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use fundus_core::Metric;
 
 use crate::error::StoreError;
+use crate::text_index::TextIndexConfig;
 use crate::vector_index::IndexConfig;
 
 /// The model that produced a collection's vectors. A query must be embedded
@@ -67,6 +68,9 @@ pub struct CollectionConfig {
     /// Exact scan or HNSW graph, and its quantization.
     #[serde(default)]
     pub index: IndexConfig,
+    /// BM25 over the documents' text; `None`: no lexical search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_index: Option<TextIndexConfig>,
 }
 
 impl CollectionConfig {
@@ -78,7 +82,14 @@ impl CollectionConfig {
             model,
             chunking: None,
             index: IndexConfig::default(),
+            text_index: None,
         }
+    }
+
+    /// The same config with a BM25 index over the documents' text.
+    pub fn with_text_index(mut self, text_index: TextIndexConfig) -> Self {
+        self.text_index = Some(text_index);
+        self
     }
 
     /// The same config with another index configuration.
@@ -104,15 +115,18 @@ pub struct Manifest {
     /// The HNSW graph saved at a flush (in `segments/`); absent while the
     /// collection is searched exactly, or before its first save.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub graph: Option<GraphFile>,
+    pub graph: Option<IndexFile>,
+    /// The BM25 index saved at a flush (in `segments/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_index: Option<IndexFile>,
 }
 
-/// A saved HNSW graph. Its keys are row numbers in the order the segments
-/// replay; it covers the first `rows` of them (all rows at the time it was
-/// saved). Rows that later segments add are inserted on open; rows they
-/// delete are removed.
+/// A saved derived index (HNSW graph, BM25). It reflects the first `rows`
+/// rows in the order the segments replay (all rows when it was saved);
+/// what later segments add or delete is applied to it on open. A graph's
+/// keys are those row numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GraphFile {
+pub struct IndexFile {
     pub file: String,
     pub rows: u32,
 }
@@ -130,6 +144,7 @@ impl Manifest {
         self.segments
             .iter()
             .chain(self.graph.iter().map(|g| &g.file))
+            .chain(self.text_index.iter().map(|t| &t.file))
     }
 
     pub(crate) fn read(dir: &Path) -> Result<Self, StoreError> {
