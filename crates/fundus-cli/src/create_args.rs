@@ -9,7 +9,7 @@ use fundus_core::Metric;
 use fundus_index::{HnswParams, Quantization};
 use fundus_models::registry::DEFAULT_MODEL;
 use fundus_models::{Chunker, InputKind};
-use fundus_store::{ChunkingInfo, CollectionConfig, IndexConfig};
+use fundus_store::{ChunkingInfo, CollectionConfig, IndexConfig, TextIndexConfig};
 
 use crate::context::{Context, LoadedModel, PrefixArgs};
 
@@ -35,6 +35,10 @@ pub struct CreateArgs {
     pub prefixes: PrefixArgs,
     #[command(flatten)]
     pub index: IndexArgs,
+    /// Text analyzer of the collection's BM25 index: english, german, standard
+    /// (no stemming or stop words), or none for no BM25.
+    #[arg(long, default_value = "english", help_heading = "Index (fixed when the collection is created)")]
+    pub analyzer: String,
 }
 
 /// How the collection indexes its vectors (fixed at creation).
@@ -125,6 +129,14 @@ impl CreateArgs {
         let mut config =
             CollectionConfig::new(name, model.info.clone(), self.metric).with_index(index);
         config.chunking = chunking;
+        if self.analyzer != "none" {
+            let text = TextIndexConfig {
+                analyzer: self.analyzer.clone(),
+                ..TextIndexConfig::default()
+            };
+            text.validate()?;
+            config = config.with_text_index(text);
+        }
         Ok((model, config))
     }
 }

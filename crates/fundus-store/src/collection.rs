@@ -867,6 +867,32 @@ impl Collection {
         }
     }
 
+    /// Exact scores of the given documents for a query vector (each by its
+    /// best chunk), for re-ranking candidates that another stage found.
+    /// Unknown ids are left out.
+    pub fn score_documents(
+        &self,
+        query: &[f32],
+        doc_ids: &[String],
+    ) -> Result<Vec<(String, f32)>, StoreError> {
+        let config = &self.manifest.config;
+        fundus_core::metric::validate_vector(query, config.dim)?;
+        let mut q = query.to_vec();
+        config.metric.prepare(&mut q);
+        let storage = self.vectors.storage();
+        Ok(doc_ids
+            .iter()
+            .filter_map(|id| {
+                let rows = self.doc_rows.get(id)?;
+                let best = rows
+                    .iter()
+                    .map(|&r| config.metric.score(&q, storage.vector(r as usize)))
+                    .fold(f32::NEG_INFINITY, f32::max);
+                Some((id.clone(), best))
+            })
+            .collect())
+    }
+
     /// Whether the collection has a BM25 index.
     pub fn has_text_index(&self) -> bool {
         self.text.is_some()
@@ -1607,6 +1633,25 @@ mod tests {
             c.search_text("the of and", 3, None, None).is_err(),
             "only stop words"
         );
+    }
+
+    #[test]
+    fn score_documents_gives_the_best_chunk_score() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let mut c = create(&data);
+        c.upsert(
+            &[point("a", 0), point("a", 1), point("b", 0)],
+            &[
+                vec![1.0, 0.0, 0.0],
+                vec![0.0, 1.0, 0.0],
+                vec![0.0, 0.0, 1.0],
+            ],
+        )
+        .unwrap();
+        let ids = ["b".to_string(), "a".to_string(), "zzz".to_string()];
+        let s = c.score_documents(&[0.0, 2.0, 0.0], &ids).unwrap();
+        assert_eq!(s, vec![("b".to_string(), 0.0), ("a".to_string(), 1.0)]);
     }
 
     #[test]

@@ -178,6 +178,17 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
             }
             println!("index        {}", index_summary(cfg));
             println!("  in use     {}", stats.index);
+            match (&cfg.text_index, stats.text_index_documents) {
+                (Some(t), Some(docs)) => println!(
+                    "text index   BM25 ({} analyzer, k1 {}, b {}, {}) over {docs} documents | disk {}",
+                    t.analyzer,
+                    t.k1,
+                    t.b,
+                    t.variant,
+                    human(stats.text_index_bytes_on_disk)
+                ),
+                _ => println!("text index   none (no BM25)"),
+            }
             println!("documents    {}", stats.documents);
             println!("chunks       {}", stats.points);
             if stats.tombstones > 0 {
