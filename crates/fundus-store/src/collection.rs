@@ -494,10 +494,23 @@ impl Collection {
                 vectors: vectors.len(),
             });
         }
+        for p in points {
+            // Filters address fields by name: a payload is an object.
+            if let Some(m) = p.metadata.as_ref().filter(|m| !m.is_object()) {
+                return Err(StoreError::PayloadNotObject {
+                    doc_id: p.doc_id.clone(),
+                    found: json_kind(m),
+                });
+            }
+        }
         let (dim, metric) = (self.manifest.config.dim, self.manifest.config.metric);
         let mut prepared = Vec::with_capacity(vectors.len());
-        for v in vectors {
-            validate_vector(v, dim)?;
+        for (p, v) in points.iter().zip(vectors) {
+            validate_vector(v, dim).map_err(|source| StoreError::BadVector {
+                doc_id: p.doc_id.clone(),
+                chunk: p.chunk,
+                source,
+            })?;
             let mut v = v.clone();
             metric.prepare(&mut v);
             prepared.push(v);
@@ -950,6 +963,17 @@ impl Collection {
     }
 }
 
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// The chunks of one document, in chunk order (a free function so that a
 /// caller can hold other fields of the collection mutably meanwhile).
 fn doc_chunks<'a>(
@@ -1226,11 +1250,23 @@ mod tests {
         let err = c.upsert(&[point("a", 0)], &[vec![1.0, 0.0]]).unwrap_err();
         assert!(matches!(
             err,
-            StoreError::Core(CoreError::WrongVectorDimension {
-                expected: 3,
-                received: 2
-            })
+            StoreError::BadVector {
+                source: CoreError::WrongVectorDimension {
+                    expected: 3,
+                    received: 2
+                },
+                ..
+            }
         ));
+        assert!(err.to_string().contains("document \"a\""), "{err}");
+        let mut bad = point("a", 0);
+        bad.metadata = Some(serde_json::json!([1, 2]));
+        let err = c.upsert(&[bad], &[vec![1.0, 0.0, 0.0]]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("payload of document \"a\" is an array"),
+            "{err}"
+        );
         let err = c
             .upsert(&[point("a", 0)], &[vec![1.0, f32::INFINITY, 0.0]])
             .unwrap_err();

@@ -50,6 +50,15 @@ pub enum StoreError {
         received: String,
         received_sha256: String,
     },
+    #[error("vector of document {doc_id:?} (chunk {chunk}): {source}")]
+    BadVector {
+        doc_id: String,
+        chunk: u32,
+        #[source]
+        source: fundus_core::CoreError,
+    },
+    #[error("payload of document {doc_id:?} is {found}; a payload must be a JSON object")]
+    PayloadNotObject { doc_id: String, found: &'static str },
     #[error("invalid collection config: {0}")]
     InvalidConfig(String),
     #[error("collection {0:?} has no text index for BM25 (create it with one: `fundus collection create NAME --analyzer english`)")]
