@@ -37,7 +37,11 @@ pub struct CreateArgs {
     pub index: IndexArgs,
     /// Text analyzer of the collection's BM25 index: english, german, standard
     /// (no stemming or stop words), or none for no BM25.
-    #[arg(long, default_value = "english", help_heading = "Index (fixed when the collection is created)")]
+    #[arg(
+        long,
+        default_value = "english",
+        help_heading = "Index (fixed when the collection is created)"
+    )]
     pub analyzer: String,
 }
 

@@ -1,6 +1,5 @@
 //! `fundus eval`: retrieval quality on a BEIR dataset, or STS correlation.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,15 +10,22 @@ use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use fundus_core::Metric;
+use std::sync::Arc;
+
+use fundus_core::{Chunk, Metric};
 use fundus_eval::beir::BeirDataset;
 use fundus_eval::{evaluate, Run};
-use fundus_index::FlatIndex;
 use fundus_models::registry::DEFAULT_MODEL;
-use fundus_models::{Chunker, InputKind};
+use fundus_models::{BiEncoder, Chunker, InputKind};
+use fundus_search::{Pipeline, Query, Runner, StageRegistry};
+use fundus_store::{
+    Collection, CollectionConfig, DataDir, IndexConfig, ModelInfo, Point, SearchOptions,
+    TextIndexConfig,
+};
 
 use crate::context::{Context, LoadedModel, PrefixArgs};
 use crate::progress;
+use crate::stages::{self, DenseStage};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Task {
@@ -34,9 +40,13 @@ pub enum Task {
 fundus eval --dataset ../shared/data/scifact\n  \
 fundus eval --dataset ../shared/data/cranfield --split test_graded_inverted --k 10,100\n  \
 fundus eval --task sts --dataset ../shared/data/stsb\n\n\
+  fundus eval --dataset ../shared/data/scifact --pipeline bm25\n  \
+fundus eval --dataset ../shared/data/xquad_de --pipeline hybrid --analyzer german\n\n\
 Metrics follow pytrec_eval (as BEIR and MTEB use it): graded nDCG, ties broken by \
 document id, judged queries absent from the run not averaged. Corpus vectors are \
-cached per model and dataset, so a second run only embeds the queries.")]
+cached per model and dataset, so a second run only embeds the queries. The corpus \
+goes into a temporary collection (exact vector search, BM25 index), which the \
+pipeline then searches like `fundus search` does.")]
 pub struct EvalArgs {
     /// Dataset folder: BEIR layout (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv),
     /// or for --task sts a folder with SPLIT.tsv.
@@ -70,6 +80,13 @@ pub struct EvalArgs {
     /// Embed the corpus even if cached vectors exist.
     #[arg(long)]
     pub no_cache: bool,
+    /// Retrieval pipeline: dense, bm25, hybrid, or pipeline text such as
+    /// "(dense(100) + bm25(100)) -> rrf" (see `fundus search --help`).
+    #[arg(long, short, default_value = "dense")]
+    pub pipeline: String,
+    /// Analyzer of the BM25 index: english, german or standard.
+    #[arg(long, default_value = "english")]
+    pub analyzer: String,
 }
 
 pub fn run(ctx: &Context, args: EvalArgs) -> Result<()> {
@@ -80,7 +97,7 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<()> {
     model.encoder.set_batch_size(args.batch_size);
     model.apply_prefixes(&args.prefixes);
     match args.task {
-        Task::Retrieval => retrieval(ctx, &args, &model),
+        Task::Retrieval => retrieval(ctx, &args, model),
         Task::Sts => sts(ctx, &args, &model),
     }
 }
@@ -92,12 +109,12 @@ fn dataset_name(dir: &Path) -> String {
         .unwrap_or_else(|| "dataset".into())
 }
 
-fn output_dir(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<PathBuf> {
+fn output_dir(ctx: &Context, args: &EvalArgs, model: &ModelInfo) -> Result<PathBuf> {
     let dir = args.output.clone().unwrap_or_else(|| {
         ctx.data.root().join("eval").join(format!(
             "{}-{}-{}",
             dataset_name(&args.dataset),
-            model.info.name,
+            model.name,
             args.split
         ))
     });
@@ -113,7 +130,96 @@ struct CachedCorpus {
     doc_ids: Vec<String>,
 }
 
-fn retrieval(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> {
+/// A BEIR corpus in a temporary collection: chunks, cached vectors, BM25.
+pub(crate) struct EvalCollection {
+    pub collection: Arc<Collection>,
+    pub encoder: Arc<BiEncoder>,
+    /// Holds the collection's files until the evaluation ends.
+    _dir: tempfile::TempDir,
+}
+
+impl EvalCollection {
+    /// Stages over the collection; vector search is exact, as BEIR's is.
+    pub(crate) fn registry(&self) -> Result<(StageRegistry, Arc<DenseStage>)> {
+        let exact = SearchOptions {
+            exact: true,
+            ..SearchOptions::default()
+        };
+        stages::registry(&self.collection, &self.encoder, exact)
+    }
+}
+
+/// Loads the corpus into a temporary collection: chunks (or whole
+/// documents), their vectors (embedded, or from the cache), and a BM25
+/// index with `analyzer`.
+pub(crate) fn eval_collection(
+    ctx: &Context,
+    data: &BeirDataset,
+    dataset: &Path,
+    model: LoadedModel,
+    chunker: Option<Chunker>,
+    analyzer: &str,
+    no_cache: bool,
+) -> Result<EvalCollection> {
+    // BEIR / sentence-transformers build the passage as title + " " + text.
+    let texts: Vec<String> = data
+        .corpus
+        .iter()
+        .map(|d| format!("{} {}", d.title, d.text).trim().to_string())
+        .collect();
+    let mut points = Vec::new();
+    for (d, t) in data.corpus.iter().zip(&texts) {
+        let pieces = match &chunker {
+            Some(c) => c.split(model.encoder.tokenizer(), &d.id, t)?,
+            None => vec![Chunk {
+                doc_id: d.id.clone(),
+                index: 0,
+                char_start: 0,
+                char_end: t.chars().count() as u32,
+                text: t.clone(),
+            }],
+        };
+        for c in pieces {
+            points.push(Point {
+                doc_id: c.doc_id,
+                chunk: c.index,
+                char_start: c.char_start,
+                char_end: c.char_end,
+                title: (!d.title.is_empty()).then(|| d.title.clone()),
+                text: c.text,
+                metadata: d.metadata.clone().filter(|m| m.is_object()),
+            });
+        }
+    }
+    let vectors = corpus_vectors(ctx, &model, data, &texts, chunker, &points, no_cache)?;
+    let text_index = TextIndexConfig {
+        analyzer: analyzer.to_string(),
+        ..TextIndexConfig::default()
+    };
+    text_index.validate()?;
+    let config = CollectionConfig::new(&dataset_name(dataset), model.info.clone(), Metric::Cosine)
+        .with_index(IndexConfig {
+            exact_threshold: usize::MAX,
+            ..IndexConfig::default()
+        })
+        .with_text_index(text_index);
+    let dir = tempfile::Builder::new()
+        .prefix("fundus-eval-")
+        .tempdir_in(std::env::temp_dir())?;
+    let mut collection = DataDir::new(dir.path()).create(config)?;
+    let dim = model.encoder.dim();
+    for (ps, vs) in points.chunks(1024).zip(vectors.chunks(1024 * dim)) {
+        let vs: Vec<Vec<f32>> = vs.chunks_exact(dim).map(<[f32]>::to_vec).collect();
+        collection.upsert(ps, &vs)?;
+    }
+    Ok(EvalCollection {
+        collection: Arc::new(collection),
+        encoder: Arc::new(model.encoder),
+        _dir: dir,
+    })
+}
+
+fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
     let data = BeirDataset::load(&args.dataset, &args.split)?;
     if data.queries.is_empty() {
         bail!(
@@ -130,63 +236,51 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> 
         data.qrels.num_judgements(),
         args.split
     ));
-    let encoder = &model.encoder;
+    let pipeline = Pipeline::resolve(&args.pipeline)?;
     let chunker = match args.chunk_size {
         Some(size) => Some(Chunker::new(size, args.chunk_overlap).map_err(anyhow::Error::msg)?),
         None => None,
     };
-
-    // BEIR / sentence-transformers build the passage as title + " " + text.
-    let texts: Vec<String> = data
-        .corpus
+    let info = model.info.clone();
+    let ec = eval_collection(
+        ctx,
+        &data,
+        &args.dataset,
+        model,
+        chunker,
+        &args.analyzer,
+        args.no_cache,
+    )?;
+    let (registry, dense) = ec.registry()?;
+    let runner = Runner::new(&registry, pipeline)?;
+    let queries: Vec<Query> = data
+        .queries
         .iter()
-        .map(|d| format!("{} {}", d.title, d.text).trim().to_string())
+        .map(|q| Query::new(q.text.as_str()))
         .collect();
-    let (doc_ids, vectors) = corpus_vectors(ctx, args, model, &data, &texts, chunker)?;
-
-    let dim = encoder.dim();
-    let mut index = FlatIndex::new(dim, Metric::Cosine);
-    for v in vectors.chunks_exact(dim) {
-        index.add(v)?;
-    }
-
     let t0 = Instant::now();
-    let query_texts: Vec<&str> = data.queries.iter().map(|q| q.text.as_str()).collect();
-    let pb = progress::bar(query_texts.len() as u64, "queries", ctx.quiet);
-    let qvecs =
-        encoder.embed_with_progress(&query_texts, InputKind::Query, &|n| pb.inc(n as u64))?;
-    pb.finish_and_clear();
-    let embed_s = t0.elapsed().as_secs_f64();
-
-    let depth = args.k.iter().copied().max().unwrap_or(10);
-    let t1 = Instant::now();
+    let out = runner.run_batch(&queries)?;
+    let total_s = t0.elapsed().as_secs_f64();
+    let embed_s = dense.embedding_time().as_secs_f64();
+    let search_s = (total_s - embed_s).max(0.0);
     let mut run = Run::new();
-    for (q, qv) in data.queries.iter().zip(&qvecs) {
-        // Fetch enough chunks that `depth` distinct documents survive.
-        let fetch = if chunker.is_some() { depth * 8 } else { depth };
-        let mut best: HashMap<&str, f32> = HashMap::new();
-        for (row, score) in index.search(qv, fetch.min(index.len()))? {
-            let id = doc_ids[row as usize].as_str();
-            let e = best.entry(id).or_insert(f32::NEG_INFINITY);
-            *e = e.max(score);
-        }
-        let mut hits: Vec<(&str, f32)> = best.into_iter().collect();
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-        hits.truncate(depth);
+    for (q, hits) in data.queries.iter().zip(&out.candidates) {
         run.insert_query(
             q.id.clone(),
-            hits.into_iter().map(|(d, s)| (d.to_string(), s as f64)),
+            hits.iter().map(|c| (c.id.clone(), c.score as f64)),
         );
     }
-    let search_s = t1.elapsed().as_secs_f64();
 
     let report = evaluate(&data.qrels, &run, &args.k);
-    let out = output_dir(ctx, args, model)?;
-    run.write(out.join("run.trec"), "fundus")?;
+    let pipeline_text = runner.pipeline().to_string();
+    let out_dir = output_dir(ctx, args, &info)?;
+    run.write(out_dir.join("run.trec"), "fundus")?;
     let json = serde_json::json!({
         "dataset": dataset_name(&args.dataset),
         "split": args.split,
-        "model": model.info,
+        "model": info,
+        "pipeline": pipeline_text,
+        "analyzer": args.analyzer,
         "chunking": chunker.map(|c| serde_json::json!({"size": c.size, "overlap": c.overlap})),
         "documents": data.corpus.len(),
         "queries": data.queries.len(),
@@ -195,14 +289,15 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> 
         "report": report,
     });
     fs::write(
-        out.join("report.json"),
+        out_dir.join("report.json"),
         serde_json::to_string_pretty(&json)?,
     )?;
 
     println!(
-        "{} | {} | split {} | {} queries",
+        "{} | {} | {} | split {} | {} queries",
         dataset_name(&args.dataset),
-        model.info.name,
+        info.name,
+        pipeline_text,
         args.split,
         report.num_queries
     );
@@ -213,15 +308,16 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> 
             report.unanswered_queries
         );
     }
+    let n = queries.len() as f64;
     println!(
         "query embedding {:.1} ms/query | search {:.2} ms/query",
-        embed_s * 1e3 / qvecs.len() as f64,
-        search_s * 1e3 / qvecs.len() as f64
+        embed_s * 1e3 / n,
+        search_s * 1e3 / n
     );
     println!(
         "run file: {}\nreport:   {}",
-        out.join("run.trec").display(),
-        out.join("report.json").display()
+        out_dir.join("run.trec").display(),
+        out_dir.join("report.json").display()
     );
     Ok(())
 }
@@ -249,12 +345,13 @@ fn print_table(report: &fundus_eval::Report, ks: &[usize]) {
 /// corpus was embedded by the same model with the same settings before.
 fn corpus_vectors(
     ctx: &Context,
-    args: &EvalArgs,
     model: &LoadedModel,
     data: &BeirDataset,
     texts: &[String],
     chunker: Option<Chunker>,
-) -> Result<(Vec<String>, Vec<f32>)> {
+    points: &[Point],
+    no_cache: bool,
+) -> Result<Vec<f32>> {
     let encoder = &model.encoder;
     let mut h = Sha256::new();
     for (d, t) in data.corpus.iter().zip(texts) {
@@ -276,10 +373,15 @@ fn corpus_vectors(
     let meta_path = cache.join(format!("{key}.json"));
     let vec_path = cache.join(format!("{key}.f32"));
 
-    if !args.no_cache {
+    if !no_cache {
         if let (Ok(meta), Ok(bytes)) = (fs::read(&meta_path), fs::read(&vec_path)) {
             if let Ok(meta) = serde_json::from_slice::<CachedCorpus>(&meta) {
-                if meta.dim == encoder.dim() && bytes.len() == meta.doc_ids.len() * meta.dim * 4 {
+                let same_points = meta.doc_ids.len() == points.len()
+                    && meta.doc_ids.iter().zip(points).all(|(a, p)| *a == p.doc_id);
+                if same_points
+                    && meta.dim == encoder.dim()
+                    && bytes.len() == meta.doc_ids.len() * meta.dim * 4
+                {
                     ctx.say(&format!(
                         "using cached corpus vectors {}",
                         vec_path.display()
@@ -288,30 +390,15 @@ fn corpus_vectors(
                         .chunks_exact(4)
                         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                         .collect();
-                    return Ok((meta.doc_ids, v));
+                    return Ok(v);
                 }
             }
         }
     }
 
-    let (doc_ids, inputs): (Vec<String>, Vec<String>) = match chunker {
-        None => (
-            data.corpus.iter().map(|d| d.id.clone()).collect(),
-            texts.to_vec(),
-        ),
-        Some(c) => {
-            let mut ids = Vec::new();
-            let mut pieces = Vec::new();
-            for (d, t) in data.corpus.iter().zip(texts) {
-                for ch in c.split(encoder.tokenizer(), &d.id, t)? {
-                    ids.push(ch.doc_id);
-                    pieces.push(ch.text);
-                }
-            }
-            (ids, pieces)
-        }
-    };
-    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let doc_ids: Vec<String> = points.iter().map(|p| p.doc_id.clone()).collect();
+    let inputs: Vec<&str> = points.iter().map(|p| p.text.as_str()).collect();
+    let refs = inputs;
     let pb = progress::bar(refs.len() as u64, "corpus", ctx.quiet);
     let t0 = Instant::now();
     let vectors = encoder.embed_with_progress(&refs, InputKind::Passage, &|n| pb.inc(n as u64))?;
@@ -336,10 +423,10 @@ fn corpus_vectors(
         &meta_path,
         serde_json::to_vec(&CachedCorpus {
             dim: encoder.dim(),
-            doc_ids: doc_ids.clone(),
+            doc_ids,
         })?,
     )?;
-    Ok((doc_ids, flat))
+    Ok(flat)
 }
 
 fn sts(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> {

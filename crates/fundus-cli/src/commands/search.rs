@@ -5,16 +5,24 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use clap::Args;
 
+use std::sync::Arc;
+
 use fundus_core::Filter;
 use fundus_index::SearchParams;
-use fundus_models::InputKind;
+use fundus_search::{Pipeline, Query, Runner};
 use fundus_store::SearchOptions;
 
 use crate::context::Context;
+use crate::stages;
 
 #[derive(Args)]
 #[command(
-    after_help = "Example:\n  fundus search --collection products \"Ultratiefkühlschrank -86 °C\"\n\n\
+    after_help = "Examples:\n  fundus search --collection products \"Ultratiefkühlschrank -86 °C\"\n  \
+fundus search -c products --pipeline bm25 \"LABO-288\"\n  \
+fundus search -c products --pipeline \"(dense(100) + bm25(100)) -> weighted(0.7, 0.3, norm=zscore)\" --explain \"DIN 13277\"\n\n\
+Pipelines: a stage is name(candidates); `->` feeds the candidates to the next stage, which \
+re-ranks them (bm25(1000) -> dense(100)); (a + b) -> rrf | weighted(w1, w2, norm=minmax|zscore) | dbsf \
+fuses lists. Stages: dense, bm25 (when the collection has a text index).\n\n\
 The query is embedded with the collection's own model. Queries longer than the \
 model's window are truncated to it (a warning says so)."
 )]
@@ -55,6 +63,14 @@ pub struct SearchArgs {
     /// Quantized graphs: return the codes' approximate scores, no rescoring.
     #[arg(long, help_heading = "Search tuning")]
     pub no_rescore: bool,
+    /// Retrieval pipeline: a name (dense, bm25, hybrid), pipeline text such as
+    /// "(dense(100) + bm25(100)) -> rrf" or "bm25(1000) -> dense(100)", or JSON
+    /// [default: hybrid when the collection has a text index, else dense].
+    #[arg(long, short)]
+    pub pipeline: Option<String>,
+    /// Show every stage's score and rank for each hit.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
@@ -77,7 +93,7 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
         built_with.query_prefix.clone(),
         built_with.passage_prefix.clone(),
     );
-    let encoder = &model.encoder;
+    let encoder = Arc::new(model.encoder);
     let tokens = encoder.tokenizer().count_tokens(&args.query)?;
     if tokens > encoder.max_seq_length() {
         eprintln!(
@@ -86,10 +102,6 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
         );
     }
 
-    let t0 = Instant::now();
-    let qv = encoder.embed(&[args.query.as_str()], InputKind::Query)?;
-    let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let t1 = Instant::now();
     let options = SearchOptions {
         ef_search: args.ef,
         exact: args.exact,
@@ -98,39 +110,78 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
             rescore: !args.no_rescore,
         },
     };
-    let hits = collection.search_with(&qv[0], args.k, filter.as_ref(), &options)?;
-    let search_ms = t1.elapsed().as_secs_f64() * 1e3;
+    let collection = Arc::new(collection);
+    let spec = match &args.pipeline {
+        Some(p) => p.clone(),
+        None if collection.has_text_index() => "hybrid".to_string(),
+        None => "dense".to_string(),
+    };
+    let pipeline = Pipeline::resolve(&spec)?.cut(args.k);
+    let (registry, dense) = stages::registry(&collection, &encoder, options)?;
+    let runner = Runner::new(&registry, pipeline)?;
+    let mut query = Query::new(args.query.as_str());
+    if let Some(f) = filter {
+        query = query.with_filter(f);
+    }
+    let t0 = Instant::now();
+    let out = runner.run(&query)?;
+    let total_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let embed_ms = dense.embedding_time().as_secs_f64() * 1e3;
+    let search_ms = (total_ms - embed_ms).max(0.0);
 
     if args.json {
-        for (rank, h) in hits.iter().enumerate() {
-            let mut v = serde_json::to_value(h)?;
-            v["rank"] = (rank + 1).into();
+        for (rank, c) in out.candidates.iter().enumerate() {
+            let chunks = collection.get(&c.id);
+            let first = chunks.first();
+            let v = serde_json::json!({
+                "rank": rank + 1,
+                "id": c.id,
+                "score": c.score,
+                "title": first.and_then(|p| p.title.clone()),
+                "text": first.map(|p| p.text.clone()),
+                "metadata": first.and_then(|p| p.metadata.clone()),
+                "stages": c.stages,
+            });
             println!("{v}");
         }
-        eprintln!("{{\"embedding_ms\": {embed_ms:.2}, \"search_ms\": {search_ms:.2}}}");
+        let stages: Vec<serde_json::Value> = out
+            .timings
+            .iter()
+            .map(|t| serde_json::json!({"stage": t.stage, "ms": t.elapsed.as_secs_f64() * 1e3}))
+            .collect();
+        eprintln!(
+            "{}",
+            serde_json::json!({"pipeline": runner.pipeline().to_string(), "embedding_ms": embed_ms, "search_ms": search_ms, "stages": stages})
+        );
         return Ok(());
     }
     println!(
-        "{:>4}  {:>6}  {:<16} title / snippet",
+        "{:>4}  {:>8}  {:<16} title / snippet",
         "rank", "score", "id"
     );
-    for (rank, h) in hits.iter().enumerate() {
+    for (rank, c) in out.candidates.iter().enumerate() {
+        let chunks = collection.get(&c.id);
+        let first = chunks.first();
         println!(
-            "{:>4}  {:>6.4}  {:<16} {}",
+            "{:>4}  {:>8.4}  {:<16} {}",
             rank + 1,
-            h.score,
-            h.id,
-            h.title.as_deref().unwrap_or("")
+            c.score,
+            c.id,
+            first.and_then(|p| p.title.as_deref()).unwrap_or("")
         );
-        if let Some(text) = &h.text {
-            println!("{:>30}{}", "", snippet(text, args.snippet));
+        if let Some(p) = first {
+            println!("{:>32}{}", "", snippet(&p.text, args.snippet));
+        }
+        if args.explain {
+            println!("{:>32}why: {}", "", c.explain());
         }
     }
     println!(
-        "\n{} hits from {} chunks of {} documents | embedding {embed_ms:.1} ms | search {search_ms:.1} ms",
-        hits.len(),
+        "\n{} hits from {} chunks of {} documents | pipeline {} | embedding {embed_ms:.1} ms | search {search_ms:.1} ms",
+        out.candidates.len(),
         collection.len(),
-        collection.documents()
+        collection.documents(),
+        runner.pipeline()
     );
     Ok(())
 }
