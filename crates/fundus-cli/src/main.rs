@@ -58,6 +58,9 @@ enum Command {
     Collection(commands::collection::CollectionCommand),
     /// Measure retrieval quality on a BEIR dataset (or STS correlation).
     Eval(commands::eval::EvalArgs),
+    /// Tune retrieval settings on a dataset's training split.
+    #[command(subcommand)]
+    Tune(commands::tune::TuneCommand),
     /// Diagnostics on the vectors of a collection.
     #[command(subcommand)]
     Analyze(commands::analyze::AnalyzeCommand),
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Search(a) => commands::search::run(&ctx, a),
         Command::Collection(c) => commands::collection::run(&ctx, c),
         Command::Eval(a) => commands::eval::run(&ctx, a),
+        Command::Tune(c) => commands::tune::run(&ctx, c),
         Command::Analyze(c) => commands::analyze::run(&ctx, c),
     };
     match result {

@@ -7,17 +7,25 @@ mod common;
 
 use common::{shared_data, Fundus};
 
-#[test]
-fn scifact_ndcg_at_10_matches_mteb() {
-    let f = Fundus::new();
-    let out_dir = f.data.path().join("out");
-    let data = shared_data("scifact");
+/// nDCG@10 of `fundus eval` with a pipeline; the report is checked too.
+fn ndcg_at_10(f: &Fundus, dataset: &str, split: &str, pipeline: &str, analyzer: &str) -> f64 {
+    let out_dir = f
+        .data
+        .path()
+        .join(format!("out-{dataset}-{}", pipeline.len()));
+    let data = shared_data(dataset);
     f.run(&[
         "eval",
         "--dataset",
         data.to_str().unwrap(),
+        "--split",
+        split,
         "--k",
         "10,100",
+        "--pipeline",
+        pipeline,
+        "--analyzer",
+        analyzer,
         "--output",
         out_dir.to_str().unwrap(),
     ])
@@ -25,13 +33,44 @@ fn scifact_ndcg_at_10_matches_mteb() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
             .unwrap();
-    let ndcg = report["report"]["mean"]["NDCG@10"].as_f64().unwrap();
-    eprintln!("SciFact nDCG@10 = {ndcg:.4} (MTEB: 0.6451)");
+    report["report"]["mean"]["NDCG@10"].as_f64().unwrap()
+}
+
+/// One data directory for all SciFact pipelines: the corpus is embedded
+/// once (a few minutes) and read from the cache afterwards.
+#[test]
+fn scifact_dense_bm25_and_hybrid_match_published_figures() {
+    let f = Fundus::new();
+    let dense = ndcg_at_10(&f, "scifact", "test", "dense", "english");
+    eprintln!("SciFact nDCG@10 dense = {dense:.4} (MTEB: 0.6451)");
     assert!(
-        (ndcg - 0.645).abs() <= 0.003,
-        "SciFact nDCG@10 {ndcg} is not 0.645 ± 0.003"
+        (dense - 0.645).abs() <= 0.003,
+        "SciFact nDCG@10 {dense} is not 0.645 ± 0.003"
     );
-    assert_eq!(report["queries"], 300);
+    let bm25 = ndcg_at_10(&f, "scifact", "test", "bm25", "english");
+    eprintln!("SciFact nDCG@10 bm25 = {bm25:.4} (bm25s: 0.687)");
+    assert!(bm25 >= 0.687, "SciFact BM25 nDCG@10 {bm25} < 0.687");
+    let hybrid = ndcg_at_10(&f, "scifact", "test", "hybrid", "english");
+    eprintln!("SciFact nDCG@10 hybrid = {hybrid:.4}");
+    assert!(hybrid >= 0.70, "SciFact hybrid nDCG@10 {hybrid} < 0.70");
+    let rrf = ndcg_at_10(
+        &f,
+        "scifact",
+        "test",
+        "(dense(100) + bm25(100)) -> rrf",
+        "english",
+    );
+    eprintln!("SciFact nDCG@10 rrf = {rrf:.4}");
+    assert!(rrf >= 0.70, "SciFact RRF nDCG@10 {rrf} < 0.70");
+}
+
+#[test]
+fn the_german_analyzer_beats_the_english_one_on_xquad_de() {
+    let f = Fundus::new();
+    let en = ndcg_at_10(&f, "xquad_de", "test", "bm25", "english");
+    let de = ndcg_at_10(&f, "xquad_de", "test", "bm25", "german");
+    eprintln!("XQuAD-de BM25 nDCG@10: english {en:.4}, german {de:.4}");
+    assert!(de > en, "german {de} <= english {en}");
 }
 
 #[test]

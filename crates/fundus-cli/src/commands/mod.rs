@@ -6,3 +6,4 @@ pub mod eval;
 pub mod ingest;
 pub mod models;
 pub mod search;
+pub mod tune;
