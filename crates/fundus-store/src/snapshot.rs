@@ -142,7 +142,7 @@ impl DataDir {
             let rel = entry_path(&name).ok_or_else(|| {
                 bad(format!(
                     "unexpected entry {name:?} (a snapshot holds {MANIFEST_FILE}, {WAL_FILE} \
-                     and {SEGMENTS_DIR}/*.seg)"
+                     and {SEGMENTS_DIR}/*.seg, *.hnsw, *.bm25)"
                 ))
             })?;
             let out = work.path.join(rel);
@@ -291,7 +291,8 @@ fn entry_path(name: &str) -> Option<&str> {
         return Some(name);
     }
     let seg = name.strip_prefix(SEGMENTS_DIR)?.strip_prefix('/')?;
-    (valid_name(seg) && (seg.ends_with(".seg") || seg.ends_with(".hnsw"))).then_some(name)
+    let derived = [".seg", ".hnsw", ".bm25"];
+    (valid_name(seg) && derived.iter().any(|ext| seg.ends_with(ext))).then_some(name)
 }
 
 /// Rewrites paths inside `from` in an error to the same paths inside `to`,
@@ -388,9 +389,17 @@ mod tests {
         c.upsert(&[p], &[v]).unwrap();
     }
 
+    /// With a BM25 index and a graph from the first few points, so the
+    /// derived files travel in snapshots too.
     fn create(data: &DataDir, name: &str) -> Collection {
-        data.create(CollectionConfig::new(name, model(), Metric::Cosine))
-            .unwrap()
+        let index = crate::IndexConfig {
+            exact_threshold: 8,
+            ..Default::default()
+        };
+        let config = CollectionConfig::new(name, model(), Metric::Cosine)
+            .with_index(index)
+            .with_text_index(crate::TextIndexConfig::default());
+        data.create(config).unwrap()
     }
 
     fn ids(c: &Collection) -> Vec<String> {
