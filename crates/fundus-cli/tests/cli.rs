@@ -753,3 +753,77 @@ fn a_query_embedded_by_another_model_is_refused() {
     ])
     .success();
 }
+
+#[test]
+fn pipelines_explain_and_bad_pipelines_are_named() {
+    let f = Fundus::new();
+    f.run(&["ingest", "-c", "products", "-i", &sample()])
+        .success();
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--json",
+            "-k",
+            "3",
+            "--pipeline",
+            "(dense(50) + bm25(50)) -> rrf(k=10)",
+            "DIN 13277 Medikamentenkühlschrank",
+        ])
+        .success();
+    let first: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    let stages: Vec<&str> = first["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert!(stages.contains(&"rrf"), "{stages:?}");
+    assert!(out.stderr.contains("embedding_ms"), "{}", out.stderr);
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--explain",
+            "-k",
+            "2",
+            "NMK 3910",
+        ])
+        .success();
+    assert!(out.stdout.contains("why: dense #"), "{}", out.stdout);
+
+    let err = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "-p",
+            "(dense(10) + bm25(10) -> rrf",
+            "x",
+        ])
+        .failure();
+    assert!(err.stderr.contains("position 25"), "{}", err.stderr);
+    let err = f
+        .run(&["search", "-c", "products", "-p", "colbert(10) -> 5", "x"])
+        .failure();
+    assert!(
+        err.stderr.contains("unknown stage `colbert`") && err.stderr.contains("bm25, dense"),
+        "{}",
+        err.stderr
+    );
+    let err = f
+        .run(&["search", "-c", "products", "-p", "bm25", "the and of"])
+        .failure();
+    assert!(err.stderr.contains("no searchable terms"), "{}", err.stderr);
+    let err = f
+        .run(&["collection", "create", "x", "--analyzer", "klingon"])
+        .failure();
+    assert!(
+        err.stderr.contains("unknown analyzer \"klingon\""),
+        "{}",
+        err.stderr
+    );
+}
