@@ -87,6 +87,11 @@ pub struct EvalArgs {
     /// Analyzer of the BM25 index: english, german or standard.
     #[arg(long, default_value = "english")]
     pub analyzer: String,
+    /// Keep hits whose document id equals the query id (BEIR drops them,
+    /// which matters where query and document ids share a range, as in
+    /// Cranfield).
+    #[arg(long)]
+    pub keep_identical_ids: bool,
 }
 
 pub fn run(ctx: &Context, args: EvalArgs) -> Result<()> {
@@ -267,7 +272,9 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
     for (q, hits) in data.queries.iter().zip(&out.candidates) {
         run.insert_query(
             q.id.clone(),
-            hits.iter().map(|c| (c.id.clone(), c.score as f64)),
+            hits.iter()
+                .filter(|c| args.keep_identical_ids || c.id != q.id)
+                .map(|c| (c.id.clone(), c.score as f64)),
         );
     }
 
