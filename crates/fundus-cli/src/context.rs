@@ -33,6 +33,16 @@ impl Context {
 
     /// Loads a model by known name (pulled on first use) or folder path.
     pub fn load_model(&self, name_or_path: &str) -> Result<LoadedModel> {
+        if let Some(m) = registry::known(name_or_path) {
+            if m.kind != registry::ModelKind::BiEncoder {
+                anyhow::bail!(
+                    "{} is a {} model, not a bi-encoder: it has no dense vectors to ingest or search \
+                     (use it as a pipeline stage, e.g. `fundus eval --pipeline splade`)",
+                    m.name,
+                    m.kind.as_str()
+                );
+            }
+        }
         let dir = self
             .models
             .resolve(name_or_path, &|m| self.say(m))

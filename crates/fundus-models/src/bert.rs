@@ -15,6 +15,8 @@
 //!   caller runs several batches at once (one per core), multithreaded when
 //!   it is alone (a single query).
 
+use std::path::Path;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
@@ -57,11 +59,29 @@ pub struct Bert {
     activation: Activation,
 }
 
-fn to_vec(t: Tensor) -> candle_core::Result<Vec<f32>> {
+pub(crate) fn to_vec(t: Tensor) -> candle_core::Result<Vec<f32>> {
     t.flatten_all()?.to_vec1::<f32>()
 }
 
-fn layer_norm(vb: &VarBuilder, hidden: usize, eps: f64) -> candle_core::Result<LayerNorm> {
+/// Opens a weight file (safetensors, else a PyTorch pickle) as f32 on the
+/// CPU. Shared with the heads that sit on top of the encoder (SPLADE's MLM
+/// head), which read their tensors from the same file.
+pub(crate) fn open_weights(path: &Path) -> candle_core::Result<VarBuilder<'static>> {
+    let device = Device::Cpu;
+    if path.extension().is_some_and(|e| e == "safetensors") {
+        // SAFETY: the file is mapped read-only and copied out by the
+        // loaders; Fundus never writes into model folders.
+        unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &device) }
+    } else {
+        VarBuilder::from_pth(path, DType::F32, &device)
+    }
+}
+
+pub(crate) fn layer_norm(
+    vb: &VarBuilder,
+    hidden: usize,
+    eps: f64,
+) -> candle_core::Result<LayerNorm> {
     // Old TF-converted checkpoints (SPLADE's) name them gamma/beta.
     let (w, b) = if vb.contains_tensor("weight") {
         ("weight", "bias")
@@ -75,7 +95,7 @@ fn layer_norm(vb: &VarBuilder, hidden: usize, eps: f64) -> candle_core::Result<L
     })
 }
 
-fn linear(vb: &VarBuilder, inp: usize, out: usize) -> candle_core::Result<Linear> {
+pub(crate) fn linear(vb: &VarBuilder, inp: usize, out: usize) -> candle_core::Result<Linear> {
     Ok(Linear::from_torch(
         &to_vec(vb.get((out, inp), "weight")?)?,
         to_vec(vb.get(out, "bias")?)?,
@@ -93,15 +113,7 @@ impl Bert {
             path: path.clone(),
             source,
         };
-        let device = Device::Cpu;
-        let vb = if path.extension().is_some_and(|e| e == "safetensors") {
-            // SAFETY: the file is mapped read-only and copied out below;
-            // Fundus never writes into model folders.
-            unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &device) }
-        } else {
-            VarBuilder::from_pth(path, DType::F32, &device)
-        }
-        .map_err(werr)?;
+        let vb = open_weights(path).map_err(werr)?;
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             vb
         } else {
@@ -191,6 +203,17 @@ impl Bert {
 
     pub fn max_positions(&self) -> usize {
         self.max_positions
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.vocab
+    }
+
+    /// The word embedding table, `[vocab, hidden]` row-major. A masked
+    /// language model head ties its decoder to it, so it is shared instead
+    /// of loaded twice.
+    pub fn word_embeddings(&self) -> &[f32] {
+        &self.word_embeddings
     }
 
     /// Runs a batch of token sequences (no padding). Returns the hidden

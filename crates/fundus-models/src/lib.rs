@@ -11,7 +11,9 @@
 //! * [`bert`] is the transformer forward pass, on the kernels in [`ops`],
 //! * [`pooling`] turns token states into one vector,
 //! * [`bi_encoder`] strings them together with length-sorted batching,
-//! * [`chunker`] splits long documents into token windows.
+//! * [`chunker`] splits long documents into token windows,
+//! * [`splade`] turns a BERT masked-language-model head into sparse
+//!   vectors over the vocabulary (SPLADE).
 
 pub mod bert;
 pub mod bi_encoder;
@@ -21,6 +23,7 @@ pub mod folder;
 pub mod ops;
 pub mod pooling;
 pub mod registry;
+pub mod splade;
 pub mod tokenize;
 
 pub use bi_encoder::{BiEncoder, InputKind};
@@ -28,3 +31,5 @@ pub use chunker::Chunker;
 pub use error::ModelError;
 pub use folder::ModelFolder;
 pub use pooling::Pooling;
+pub use registry::ModelKind;
+pub use splade::{SparseVector, SpladeEncoder};

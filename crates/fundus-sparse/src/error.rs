@@ -56,6 +56,21 @@ pub enum SparseError {
         max: u64,
     },
 
+    /// A sparse vector given to the sparse vector index has a weight that
+    /// is not a finite number; it would turn every score it touches into
+    /// NaN or infinity.
+    #[error(
+        "sparse vector of {key:?} has weight {value} for term {term}: expected a finite number"
+    )]
+    InvalidWeight {
+        /// The document's key (or `"query"`).
+        key: String,
+        /// The term id.
+        term: u32,
+        /// The weight given.
+        value: f32,
+    },
+
     /// The index holds as many documents as its 32-bit ordinals can number.
     #[error("the index is full: at most {max} documents (live and deleted) before compaction")]
     Full {

@@ -35,10 +35,15 @@ const VERSION: u32 = 1;
 
 /// Serializes `index` and replaces `path` with it atomically.
 pub(crate) fn write(index: &Bm25Index, path: &Path) -> Result<(), SparseError> {
-    let buf = encode(index);
+    write_atomic(&encode(index), path)
+}
+
+/// Replaces `path` with `buf`: temporary file beside it, fsync, rename,
+/// fsync of the folder. Also used by the sparse vector index's file.
+pub(crate) fn write_atomic(buf: &[u8], path: &Path) -> Result<(), SparseError> {
     let tmp = tmp_path(path);
     let mut f = File::create(&tmp).map_err(|e| SparseError::io(&tmp, e))?;
-    f.write_all(&buf)
+    f.write_all(buf)
         .and_then(|_| f.sync_all())
         .map_err(|e| SparseError::io(&tmp, e))?;
     drop(f);
@@ -121,15 +126,15 @@ fn encode(index: &Bm25Index) -> Vec<u8> {
     out
 }
 
-fn put_u32(out: &mut Vec<u8>, v: u32) {
+pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn put_f32(out: &mut Vec<u8>, v: f32) {
+pub(crate) fn put_f32(out: &mut Vec<u8>, v: f32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     // Keys and terms are far below 4 GiB: terms are capped by the analyzer
     // and a key that long could not have been stored in the first place.
     put_u32(out, s.len() as u32);
@@ -245,17 +250,17 @@ fn decode(buf: &[u8]) -> Result<Bm25Index, String> {
 }
 
 /// A bounds-checked cursor over the file body.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Reader<'_> {
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], String> {
         if self.remaining() < n {
             return Err(format!("truncated at byte {} (needed {n} more)", self.pos));
         }
@@ -264,20 +269,20 @@ impl Reader<'_> {
         Ok(s)
     }
 
-    fn u8(&mut self) -> Result<u8, String> {
+    pub(crate) fn u8(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    pub(crate) fn u32(&mut self) -> Result<u32, String> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn f32(&mut self) -> Result<f32, String> {
+    pub(crate) fn f32(&mut self) -> Result<f32, String> {
         Ok(f32::from_bits(self.u32()?))
     }
 
-    fn str(&mut self) -> Result<String, String> {
+    pub(crate) fn str(&mut self) -> Result<String, String> {
         let len = self.u32()? as usize;
         let at = self.pos;
         let bytes = self.take(len)?;

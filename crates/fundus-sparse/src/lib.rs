@@ -12,6 +12,9 @@
 //! - [`Bm25Index`]: documents by key; upsert and delete take effect at once
 //!   (statistics included), search returns the best `k` keys, and the
 //!   index saves to and loads from one checksummed file.
+//! - [`SparseVectorIndex`]: learned sparse vectors (SPLADE) by key, exact
+//!   dot-product search over an inverted index of term-id postings, same
+//!   upsert/delete/save/load contract.
 //!
 //! Why not tantivy: it fixes k1 = 1.2 and b = 0.75 and stores document
 //! lengths quantized to a byte. Here lengths are exact and parameters are
@@ -44,8 +47,10 @@ mod stem_cache;
 pub mod analyzer;
 pub mod bm25;
 pub mod index;
+pub mod sparse_index;
 
 pub use analyzer::Analyzer;
 pub use bm25::{Bm25Params, Bm25Variant};
 pub use error::SparseError;
 pub use index::{Bm25Hit, Bm25Index, Bm25Stats};
+pub use sparse_index::{SparseIndexStats, SparseVectorIndex};

@@ -135,7 +135,7 @@ const BLOCK: usize = 64;
 /// live document, the k-th largest maximum is a lower bound of the k-th
 /// best score: blocks below it are never read, and once k documents are
 /// in, a block whose maximum is below the k-th ends the search.
-fn select(scores: &[f32], live: &[bool], k: usize) -> Vec<(u32, f32)> {
+pub(crate) fn select(scores: &[f32], live: &[bool], k: usize) -> Vec<(u32, f32)> {
     let mut maxima = Vec::with_capacity(scores.len().div_ceil(BLOCK));
     block_maxima(scores, live, &mut maxima);
     let mut blocks: Vec<(u32, u32)> = maxima

@@ -16,8 +16,9 @@ use fundus_core::{Chunk, Metric};
 use fundus_eval::beir::BeirDataset;
 use fundus_eval::{evaluate, Run};
 use fundus_models::registry::DEFAULT_MODEL;
-use fundus_models::{BiEncoder, Chunker, InputKind};
+use fundus_models::{BiEncoder, Chunker, InputKind, SpladeEncoder};
 use fundus_search::{Pipeline, Query, Runner, StageRegistry};
+use fundus_sparse::SparseVectorIndex;
 use fundus_store::{
     Collection, CollectionConfig, DataDir, IndexConfig, ModelInfo, Point, SearchOptions,
     TextIndexConfig,
@@ -25,7 +26,7 @@ use fundus_store::{
 
 use crate::context::{Context, LoadedModel, PrefixArgs};
 use crate::progress;
-use crate::stages::{self, DenseStage};
+use crate::stages::{self, DenseStage, SpladeStage};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Task {
@@ -87,6 +88,9 @@ pub struct EvalArgs {
     /// Analyzer of the BM25 index: english, german or standard.
     #[arg(long, default_value = "english")]
     pub analyzer: String,
+    /// SPLADE model for pipelines with a `splade` stage.
+    #[arg(long, default_value = "splade-tiny")]
+    pub splade_model: String,
     /// Keep hits whose document id equals the query id (BEIR drops them,
     /// which matters where query and document ids share a range, as in
     /// Cranfield).
@@ -256,7 +260,13 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
         &args.analyzer,
         args.no_cache,
     )?;
-    let (registry, dense) = ec.registry()?;
+    let (mut registry, dense) = ec.registry()?;
+    let mut splade = None;
+    if pipeline.stage_names().contains(&"splade") {
+        let stage = Arc::new(splade_stage(ctx, &data, &args.splade_model, args.no_cache)?);
+        registry.add_retriever(stage.clone())?;
+        splade = Some(stage);
+    }
     let runner = Runner::new(&registry, pipeline)?;
     let queries: Vec<Query> = data
         .queries
@@ -266,7 +276,8 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
     let t0 = Instant::now();
     let out = runner.run_batch(&queries)?;
     let total_s = t0.elapsed().as_secs_f64();
-    let embed_s = dense.embedding_time().as_secs_f64();
+    let embed_s = dense.embedding_time().as_secs_f64()
+        + splade.map_or(0.0, |s| s.encoding_time().as_secs_f64());
     let search_s = (total_s - embed_s).max(0.0);
     let mut run = Run::new();
     for (q, hits) in data.queries.iter().zip(&out.candidates) {
@@ -327,6 +338,65 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
         out_dir.join("report.json").display()
     );
     Ok(())
+}
+
+/// Encodes the corpus with a SPLADE model (documents whole, truncated at
+/// the model's window) into a sparse index, cached like the dense vectors.
+fn splade_stage(
+    ctx: &Context,
+    data: &BeirDataset,
+    model: &str,
+    no_cache: bool,
+) -> Result<SpladeStage> {
+    let dir = ctx
+        .models
+        .resolve(model, &|m| ctx.say(m))
+        .with_context(|| format!("cannot provide SPLADE model {model:?}"))?;
+    let encoder = SpladeEncoder::load(&dir)
+        .with_context(|| format!("cannot load a SPLADE model from {}", dir.display()))?;
+    let texts: Vec<String> = data
+        .corpus
+        .iter()
+        .map(|d| format!("{} {}", d.title, d.text).trim().to_string())
+        .collect();
+    let mut h = Sha256::new();
+    for (d, t) in data.corpus.iter().zip(&texts) {
+        h.update(d.id.as_bytes());
+        h.update([0]);
+        h.update(t.as_bytes());
+        h.update([0]);
+    }
+    let weights = fundus_models::registry::sha256_file(&encoder.folder().weights_path)?;
+    h.update(format!("splade|{weights}|{}", encoder.max_seq_length()).as_bytes());
+    let path = ctx
+        .data
+        .root()
+        .join("eval-cache")
+        .join(format!("{:x}.splade", h.finalize()));
+    let index = match SparseVectorIndex::load(&path) {
+        Ok(index) if !no_cache && index.len() == data.corpus.len() => {
+            ctx.say(&format!("using cached SPLADE vectors {}", path.display()));
+            index
+        }
+        _ => {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let pb = progress::bar(refs.len() as u64, "splade", ctx.quiet);
+            let t0 = Instant::now();
+            let vectors = encoder.encode_with_progress(&refs, &|n| pb.inc(n as u64))?;
+            pb.finish_and_clear();
+            ctx.say(&format!(
+                "SPLADE-encoded {} documents in {:.1} s",
+                refs.len(),
+                t0.elapsed().as_secs_f64()
+            ));
+            let index =
+                SparseVectorIndex::build(data.corpus.iter().map(|d| d.id.clone()).zip(vectors))?;
+            fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+            index.save(&path)?;
+            index
+        }
+    };
+    Ok(SpladeStage::new(Arc::new(encoder), index))
 }
 
 fn print_table(report: &fundus_eval::Report, ks: &[usize]) {
