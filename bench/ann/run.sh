@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# bench/ann: approximate nearest-neighbour search, Fundus (HNSW on usearch:
+# f32, float16, int8 and binary graphs, the quantized ones rescored against
+# the floats) vs hnswlib vs faiss IndexHNSWFlat, same M, ef_construction and
+# ef sweep, queries on one thread, in one run. Also the exact scans over
+# codes (QuantizedFlatIndex: f32 / f16 / int8 / binary / PQ) for the
+# memory-versus-recall table. Prints tables and ratios, writes
+# bench/ann/last-run.json and bench/ann/recall-qps-DATASET.svg.
+#
+#   bench/ann/run.sh real     # all-MiniLM-L6-v2 vectors of ../shared/data (+ SciFact chunks)
+#   bench/ann/run.sh synth    # 1,000,000 clustered 384-d vectors
+#   bench/ann/run.sh all      # both, real first
+#
+# Environment (defaults in brackets):
+#   EF [16,32,64,128,256,512]   ef_search sweep        M [16]
+#   EFC [128 real, 64 synth]    ef_construction, the same for every engine
+#   REPEAT [3]                  timed passes per ef (best counts)
+#   VARIANTS ["f32 f16 int8 binary" real, "f32 int8 binary" synth]
+#   FLAT ["f32 f16 int8 binary pq" real, "" synth]   exact scans over codes
+#   PEERS ["hnswlib faiss"]
+#   SIMD [1]                    also build Fundus with usearch's numkong SIMD
+#                               kernels (--features simd; ~10 min more compile)
+#                               into $SIMD_TARGET_DIR [$CARGO_TARGET_DIR/simd]
+#   SIMD_VARIANTS [f32 f16 int8 binary]  graphs measured with the SIMD build
+#   LIMIT_S [7200]              time box per engine process (timeout)
+#   SHARED [../shared/data]     data sets for the real embeddings
+#
+# Builds use all cores for every engine (RAYON_NUM_THREADS / num_threads /
+# omp threads = nproc); queries run single-threaded. Data (embeddings,
+# synthetic vectors, exact top-10) is made once and kept in bench/ann/data
+# (gitignored); delete a folder there to remake it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+WHAT="${1:-all}"
+EF="${EF:-16,32,64,128,256,512}"
+M="${M:-16}"
+REPEAT="${REPEAT:-3}"
+PEERS="${PEERS:-hnswlib faiss}"
+SIMD="${SIMD:-1}"
+SIMD_VARIANTS="${SIMD_VARIANTS:-f32 f16 int8 binary}"
+LIMIT_S="${LIMIT_S:-7200}"
+SHARED="${SHARED:-$ROOT/../shared/data}"
+THREADS="$(nproc)"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+SIMD_TARGET="${SIMD_TARGET_DIR:-$TARGET/simd}"
+DATA="$ROOT/bench/ann/data"
+OUT="$DATA/results"
+mkdir -p "$OUT"
+
+bash scripts/setup-peers.sh >/dev/null
+PY="$ROOT/bench/.venv/bin/python"
+
+echo "building ann_bench ..." >&2
+cargo build --release -p fundus-index --example ann_bench -q
+BENCH="$TARGET/release/examples/ann_bench"
+BENCH_SIMD=""
+if [ "$SIMD" = 1 ]; then
+  echo "building ann_bench with --features simd into $SIMD_TARGET ..." >&2
+  CARGO_TARGET_DIR="$SIMD_TARGET" cargo build --release -p fundus-index --example ann_bench \
+    --features simd -q
+  BENCH_SIMD="$SIMD_TARGET/release/examples/ann_bench"
+fi
+
+prepare_real() {
+  local dir="$DATA/real"
+  if [ ! -f "$dir/base.npy" ] || [ ! -f "$dir/queries.npy" ]; then
+    echo "embedding every text of $SHARED (once; ~15-25 min on 2 cores) ..." >&2
+    cargo build --release -p fundus-models --example embed_ann_data -q
+    "$TARGET/release/examples/embed_ann_data" all-minilm-l6-v2 "$SHARED" "$dir" >&2
+  fi
+  [ -f "$dir/gt.npy" ] || "$PY" bench/ann/prepare.py truth "$dir"
+}
+
+prepare_synth() {
+  local dir="$DATA/synth"
+  [ -f "$dir/base.npy" ] || "$PY" bench/ann/prepare.py synth "$dir"
+  [ -f "$dir/gt.npy" ] || "$PY" bench/ann/prepare.py truth "$dir"
+}
+
+# run NAME LOG CMD...: one engine in its own process, time-boxed; a timeout
+# or failure is reported and the run goes on.
+run() {
+  local name="$1" log="$2"
+  shift 2
+  echo "== $name" >&2
+  local t0=$SECONDS
+  if ! timeout "$LIMIT_S" "$@" >>"$log"; then
+    echo "!! $name failed or hit the ${LIMIT_S}s time box" >&2
+  fi
+  echo "   $name: $((SECONDS - t0)) s" >&2
+}
+
+bench() {
+  local set="$1" efc="$2" variants="$3" flat="$4"
+  local dir="$DATA/$set" log="$OUT/$set.jsonl"
+  : >"$log"
+  local common=(--data "$dir" --dataset "$set" --m "$M" --ef-construct "$efc" --ef "$EF" --repeat "$REPEAT"
+    --scratch "$DATA/tmp")
+  # Each graph variant without and with SIMD back to back, and the peers
+  # right after the f32 graphs, so the comparisons that matter most are
+  # measured close together in time on a shared machine.
+  local first=1 v
+  for v in $variants; do
+    run "fundus $v" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" "${common[@]}" --variant "$v"
+    if [ -n "$BENCH_SIMD" ] && [[ " $SIMD_VARIANTS " == *" $v "* ]]; then
+      run "fundus $v (simd)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_SIMD" "${common[@]}" --variant "$v"
+    fi
+    if [ "$first" = 1 ]; then
+      for p in $PEERS; do
+        run "$p" "$log" "$PY" bench/ann/peers.py --engine "$p" --build-threads "$THREADS" "${common[@]}"
+      done
+      first=0
+    fi
+  done
+  if [ -n "$BENCH_SIMD" ]; then
+    for v in $SIMD_VARIANTS; do
+      [[ " $variants " == *" $v "* ]] && continue
+      run "fundus $v (simd)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_SIMD" "${common[@]}" --variant "$v"
+    done
+  fi
+  for q in $flat; do
+    run "fundus flat $q" "$log" "$BENCH" --data "$dir" --dataset "$set" --repeat 1 --variant "flat-$q"
+  done
+}
+
+logs=()
+if [ "$WHAT" = real ] || [ "$WHAT" = all ]; then
+  prepare_real
+  bench real "${EFC:-128}" "${VARIANTS:-f32 f16 int8 binary}" "${FLAT-f32 f16 int8 binary pq}"
+  logs+=("$OUT/real.jsonl")
+fi
+if [ "$WHAT" = synth ] || [ "$WHAT" = all ]; then
+  prepare_synth
+  bench synth "${EFC:-64}" "${VARIANTS:-f32 int8 binary}" "${FLAT-}"
+  logs+=("$OUT/synth.jsonl")
+fi
+[ "${#logs[@]}" -gt 0 ] || { echo "usage: bench/ann/run.sh real|synth|all" >&2; exit 2; }
+
+"$PY" bench/ann/report.py --out bench/ann/last-run.json --svg-dir bench/ann "${logs[@]}"

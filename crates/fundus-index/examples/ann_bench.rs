@@ -1,0 +1,515 @@
+//! The Fundus side of `bench/ann`: builds one index over `DIR/base.npy`,
+//! searches `DIR/queries.npy` single-threaded for every `ef` and prints one
+//! JSON line per `(engine, ef)` with recall@k against `DIR/gt.npy`, queries
+//! per second, build time and memory.
+//!
+//! ```text
+//! cargo run --release -p fundus-index --example ann_bench -- \
+//!     --data DIR --variant f32|f16|int8|binary|flat-f32|flat-f16|flat-int8|flat-binary|flat-pq \
+//!     [--m 16] [--ef-construct 128] [--ef 16,32,64,128,256,512] [--k 10] \
+//!     [--repeat 3] [--oversampling X] [--int8-quantile Q] [--no-raw] [--dataset NAME] \
+//!     [--scratch DIR]
+//! ```
+//!
+//! Files: `base.npy` and `queries.npy` are float32 `[n, dim]` (C order,
+//! little-endian); `gt.npy` is int32 `[queries, >= k]`, the exact nearest
+//! rows by cosine, best first (`bench/ann/prepare.py truth`). The metric is
+//! cosine.
+//!
+//! * `f32`, `f16`, `int8`, `binary`: an [`HnswIndex`] (m, ef_construct)
+//!   built with `add_batch` (parallel, on rayon's threads: all cores unless
+//!   `RAYON_NUM_THREADS` says otherwise). Quantized graphs are searched with
+//!   `search_with`: `ceil(k · oversampling)` candidates (default: the
+//!   quantization's, 2 for f16/int8 and 4 for binary) re-scored against a
+//!   [`FlatIndex`] of the same vectors (row = key). Unless `--no-raw`, the
+//!   codes-only ranking (no rescoring, oversampling 1) is measured too, as
+//!   engine `fundus-<q>-raw`. The beam is `max(ef, candidates)`.
+//! * `flat-*`: a [`QuantizedFlatIndex`] (exact scan over codes, rescored
+//!   with the default oversampling) for the memory-versus-recall table;
+//!   `ef` does not apply. Scans run on a one-thread rayon pool.
+//!
+//! Queries run one after the other on one thread, each a separate `search`
+//! call, as an application would issue them. Each `ef` first waits for the
+//! machine to be quiet (see [`wait_quiet`]; `cpu_busy_before` in the
+//! output), then gets an untimed warm-up pass and `--repeat` timed passes
+//! over all queries; the best pass counts (`qps`). `qps_cpu` counts the
+//! searching thread's CPU time instead of wall time, and `runq_wait_share`
+//! is the share of the best pass the thread waited for a CPU that another
+//! process held (`/proc/thread-self/schedstat`): contention shows there. Memory: `index_bytes` is usearch's own count (graph, codes
+//! and slack; its allocators reserve in arenas, so it is coarse) or the
+//! flat index's codes; `file_bytes` is the size of the saved graph
+//! (`HnswIndex::save` into `--scratch`, default the system temp folder; the
+//! peers report their saved size the same way): exactly graph plus codes;
+//! `rss_delta_bytes` is the growth of the process' resident set across the
+//! build (comparable to the peers'); `code_bytes` and `f32_vector_bytes`
+//! are `n` times the bytes of one code and of one `f32` vector.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use fundus_core::Metric;
+use fundus_index::{
+    FlatIndex, HnswIndex, HnswParams, Quantization, QuantizedFlatIndex, SearchParams,
+};
+use serde_json::{json, Value};
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+struct Args {
+    data: PathBuf,
+    variant: String,
+    dataset: String,
+    m: usize,
+    ef_construct: usize,
+    efs: Vec<usize>,
+    k: usize,
+    repeat: usize,
+    oversampling: Option<f32>,
+    int8_quantile: Option<f32>,
+    raw: bool,
+    scratch: PathBuf,
+}
+
+fn parse_args() -> Res<Args> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let get = |name: &str| {
+        argv.iter()
+            .position(|a| a == name)
+            .and_then(|i| argv.get(i + 1).cloned())
+    };
+    let data = PathBuf::from(get("--data").ok_or("--data DIR is required")?);
+    let variant = get("--variant").ok_or("--variant is required")?;
+    let dataset = get("--dataset").unwrap_or_else(|| {
+        data.file_name()
+            .map_or("data".into(), |s| s.to_string_lossy().to_string())
+    });
+    let efs = get("--ef")
+        .unwrap_or_else(|| "16,32,64,128,256,512".into())
+        .split(',')
+        .map(|s| s.trim().parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Args {
+        data,
+        variant,
+        dataset,
+        m: get("--m").map_or(Ok(16), |s| s.parse())?,
+        ef_construct: get("--ef-construct").map_or(Ok(128), |s| s.parse())?,
+        efs,
+        k: get("--k").map_or(Ok(10), |s| s.parse())?,
+        repeat: get("--repeat").map_or(Ok(3), |s| s.parse())?,
+        oversampling: get("--oversampling").map(|s| s.parse()).transpose()?,
+        int8_quantile: get("--int8-quantile").map(|s| s.parse()).transpose()?,
+        raw: !argv.iter().any(|a| a == "--no-raw"),
+        scratch: get("--scratch").map_or_else(std::env::temp_dir, PathBuf::from),
+    })
+}
+
+/// A little-endian `.npy` array of 2 dimensions: its shape and raw bytes.
+fn read_npy(path: &Path, descr: &str) -> Res<(usize, usize, Vec<u8>)> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bad = |why: &str| format!("{}: {why}", path.display());
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(bad("not an .npy file").into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        _ => (u32::from_le_bytes(bytes[8..12].try_into()?) as usize, 12),
+    };
+    let header = std::str::from_utf8(&bytes[start..start + header_len])?;
+    if !header.contains(&format!("'descr': '{descr}'")) {
+        return Err(bad(&format!("expected dtype {descr}, header {header}")).into());
+    }
+    if header.contains("'fortran_order': True") {
+        return Err(bad("Fortran order is not supported").into());
+    }
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| bad("no shape"))?;
+    let dims: Vec<usize> = shape
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let [rows, cols] = dims[..] else {
+        return Err(bad("expected a 2-dimensional array").into());
+    };
+    let mut data = bytes;
+    data.drain(..start + header_len);
+    if data.len() != rows * cols * 4 {
+        return Err(bad("size does not match the shape").into());
+    }
+    Ok((rows, cols, data))
+}
+
+fn read_f32(path: &Path) -> Res<(usize, usize, Vec<f32>)> {
+    let (r, c, b) = read_npy(path, "<f4")?;
+    let v = b
+        .chunks_exact(4)
+        .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+        .collect();
+    Ok((r, c, v))
+}
+
+fn read_i32(path: &Path) -> Res<(usize, usize, Vec<i32>)> {
+    let (r, c, b) = read_npy(path, "<i4")?;
+    let v = b
+        .chunks_exact(4)
+        .map(|x| i32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+        .collect();
+    Ok((r, c, v))
+}
+
+/// Resident set size of this process, in bytes.
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// Share of all CPUs busy over `secs` seconds, from `/proc/stat` (0 to 1).
+fn cpu_busy(secs: f64) -> f64 {
+    fn sample() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let v: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        // idle + iowait, total
+        Some((v.get(3)? + v.get(4)?, v.iter().sum()))
+    }
+    let a = sample();
+    std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+    match (a, sample()) {
+        (Some((i0, t0)), Some((i1, t1))) if t1 > t0 => 1.0 - (i1 - i0) as f64 / (t1 - t0) as f64,
+        _ => 0.0,
+    }
+}
+
+/// Waits (up to `QUIET_MAX_WAIT_S`, default 60 s) until other processes
+/// leave the CPUs mostly idle (under `QUIET_BUSY`, default 0.2 of all
+/// cores), so that a timed pass is not shared with someone's compile on a
+/// small machine. Returns the busy share seen last; the results carry it.
+fn wait_quiet() -> f64 {
+    let env = |k: &str, d: f64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (max_wait, limit) = (env("QUIET_MAX_WAIT_S", 60.0), env("QUIET_BUSY", 0.2));
+    let t = Instant::now();
+    loop {
+        let busy = cpu_busy(1.0);
+        if busy <= limit || t.elapsed().as_secs_f64() >= max_wait {
+            return busy;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(4));
+    }
+}
+
+/// Mean fraction of the true top-k found in each result list.
+fn recall(found: &[Vec<u64>], gt: &[i32], gt_cols: usize, k: usize) -> f64 {
+    let mut hits = 0usize;
+    for (q, keys) in found.iter().enumerate() {
+        let truth = &gt[q * gt_cols..q * gt_cols + k];
+        hits += keys
+            .iter()
+            .take(k)
+            .filter(|&&key| truth.contains(&(key as i32)))
+            .count();
+    }
+    hits as f64 / (found.len() * k) as f64
+}
+
+/// On-CPU and run-queue nanoseconds of the calling thread so far
+/// (`/proc/thread-self/schedstat`); zeros where the kernel has none.
+fn schedstat() -> (u64, u64) {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|x| x.parse::<u64>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((0, 0))
+}
+
+/// Speed of the timed passes over all queries.
+struct Timing {
+    /// Queries per wall-clock second of the fastest pass.
+    qps: f64,
+    /// Queries per second of the calling thread's CPU time, best pass: the
+    /// speed with other processes' share of the CPU taken out.
+    qps_cpu: f64,
+    /// Share of the fastest pass' wall time the thread spent runnable but
+    /// waiting for a CPU (another process had it).
+    runq_wait_share: f64,
+}
+
+/// Runs `search` over all queries on the calling thread: one warm-up pass,
+/// then `repeat` timed passes; returns the results of the last pass.
+fn timed<F>(
+    queries: &[f32],
+    dim: usize,
+    repeat: usize,
+    mut search: F,
+) -> Res<(Vec<Vec<u64>>, Timing)>
+where
+    F: FnMut(&[f32]) -> Res<Vec<u64>>,
+{
+    let nq = queries.len() / dim;
+    let mut found = Vec::with_capacity(nq);
+    for q in queries.chunks_exact(dim) {
+        found.push(search(q)?);
+    }
+    let mut timing = Timing {
+        qps: 0.0,
+        qps_cpu: 0.0,
+        runq_wait_share: 0.0,
+    };
+    for _ in 0..repeat.max(1) {
+        found.clear();
+        let (cpu0, wait0) = schedstat();
+        let t = Instant::now();
+        for q in queries.chunks_exact(dim) {
+            found.push(search(q)?);
+        }
+        let wall = t.elapsed().as_secs_f64();
+        let (cpu1, wait1) = schedstat();
+        let qps = nq as f64 / wall;
+        if qps > timing.qps {
+            timing.qps = qps;
+            timing.runq_wait_share = (wait1 - wait0) as f64 * 1e-9 / wall;
+        }
+        if cpu1 > cpu0 {
+            timing.qps_cpu = timing
+                .qps_cpu
+                .max(nq as f64 / ((cpu1 - cpu0) as f64 * 1e-9));
+        }
+    }
+    Ok((found, timing))
+}
+
+fn quantization(name: &str, quantile: Option<f32>) -> Res<Quantization> {
+    Ok(match name {
+        "f32" => Quantization::None,
+        "f16" => Quantization::Float16,
+        "int8" => Quantization::Int8 {
+            per_dimension: true,
+            quantile,
+        },
+        "binary" => Quantization::Binary,
+        "pq" => Quantization::Product { subvectors: None },
+        other => return Err(format!("unknown quantization {other:?}").into()),
+    })
+}
+
+/// Bytes of one vector's code in an HNSW graph.
+fn graph_code_bytes(q: &Quantization, dim: usize) -> usize {
+    match q {
+        Quantization::None => dim * 4,
+        Quantization::Float16 => dim * 2,
+        Quantization::Binary => dim.div_ceil(8),
+        _ => dim,
+    }
+}
+
+fn main() -> Res<()> {
+    let a = parse_args()?;
+    let (n, dim, base) = read_f32(&a.data.join("base.npy"))?;
+    let (nq, qdim, queries) = read_f32(&a.data.join("queries.npy"))?;
+    let (gq, gt_cols, gt) = read_i32(&a.data.join("gt.npy"))?;
+    if qdim != dim || gq != nq || gt_cols < a.k {
+        return Err(format!(
+            "shapes disagree: base {n}x{dim}, queries {nq}x{qdim}, gt {gq}x{gt_cols} (k = {})",
+            a.k
+        )
+        .into());
+    }
+    let build_threads = rayon::current_num_threads();
+    let common = json!({
+        "dataset": a.dataset,
+        "n": n,
+        "dim": dim,
+        "queries": nq,
+        "k": a.k,
+        "simd": cfg!(feature = "simd"),
+        "build_threads": build_threads,
+        "query_threads": 1,
+        "f32_vector_bytes": n * dim * 4,
+    });
+    let emit = |fields: Value| {
+        let mut line = common.clone();
+        line.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        println!("{line}");
+    };
+
+    if let Some(q) = a.variant.strip_prefix("flat-") {
+        let quant = quantization(q, a.int8_quantile)?;
+        let rss0 = rss_bytes();
+        let t = Instant::now();
+        let index = QuantizedFlatIndex::build(&base, dim, Metric::Cosine, quant)?;
+        let build_s = t.elapsed().as_secs_f64();
+        let rss_delta = rss_bytes().saturating_sub(rss0);
+        drop(base);
+        let mem = index.memory_bytes();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+        let mut runs = vec![(
+            format!("fundus-flat-{q}"),
+            SearchParams {
+                oversampling: a.oversampling,
+                rescore: true,
+            },
+        )];
+        if a.raw && quant != Quantization::None {
+            runs.push((
+                format!("fundus-flat-{q}-raw"),
+                SearchParams {
+                    oversampling: Some(1.0),
+                    rescore: false,
+                },
+            ));
+        }
+        for (engine, params) in runs {
+            let busy = wait_quiet();
+            let (found, timing) = pool.install(|| {
+                timed(&queries, dim, a.repeat, |v| {
+                    Ok(index
+                        .search(v, a.k, &params)?
+                        .iter()
+                        .map(|&(r, _)| r as u64)
+                        .collect())
+                })
+            })?;
+            emit(json!({
+                "engine": engine,
+                "quantization": index.quantization(),
+                "rescore": params.rescore,
+                "oversampling": params.oversampling_for(&index.quantization())?,
+                "recall": recall(&found, &gt, gt_cols, a.k),
+                "qps": timing.qps,
+                "qps_cpu": timing.qps_cpu,
+                "runq_wait_share": timing.runq_wait_share,
+                "build_s": build_s,
+                "code_bytes": mem.codes,
+                "index_bytes": mem.codes,
+                "originals_bytes": mem.floats,
+                "rss_delta_bytes": rss_delta,
+                "cpu_busy_before": busy,
+            }));
+        }
+        return Ok(());
+    }
+
+    let quant = quantization(&a.variant, a.int8_quantile)?;
+    let params = HnswParams {
+        m: a.m,
+        ef_construct: a.ef_construct,
+        ef_search: 64,
+    };
+    // The originals, for rescoring (and the source of the inserts). The
+    // vectors are unit length already; `from_prepared` keeps them as given.
+    let flat = FlatIndex::from_prepared(dim, Metric::Cosine, base)?;
+    let busy_build = wait_quiet();
+    let rss0 = rss_bytes();
+    let t = Instant::now();
+    let mut hnsw = if quant == Quantization::None {
+        HnswIndex::new(dim, Metric::Cosine, params)?
+    } else {
+        // An even sample of at most 50 000 rows trains int8's scale and
+        // binary's thresholds, as a collection would.
+        let step = n.div_ceil(50_000).max(1);
+        let sample: Vec<f32> = (0..n)
+            .step_by(step)
+            .flat_map(|r| flat.vector(r).iter().copied())
+            .collect();
+        HnswIndex::new_quantized(dim, Metric::Cosine, params, quant, &sample)?
+    };
+    let keys: Vec<u64> = (0..n as u64).collect();
+    hnsw.add_batch(&keys, flat.as_slice())?;
+    let build_s = t.elapsed().as_secs_f64();
+    let rss_delta = rss_bytes().saturating_sub(rss0);
+    let index_bytes = hnsw.memory_usage();
+    let code_bytes = n * graph_code_bytes(&quant, dim);
+    std::fs::create_dir_all(&a.scratch)?;
+    let file = a.scratch.join(format!(
+        "ann-bench-{}-{}.usearch",
+        a.variant,
+        std::process::id()
+    ));
+    hnsw.save(&file)?;
+    let file_bytes = std::fs::metadata(&file)?.len() as usize;
+    std::fs::remove_file(&file)?;
+    eprintln!(
+        "fundus {} ({}): built {n} vectors in {build_s:.1} s on {build_threads} threads, \
+         {index_bytes} bytes",
+        a.variant,
+        if cfg!(feature = "simd") {
+            "simd"
+        } else {
+            "no simd"
+        }
+    );
+
+    let suffix = if cfg!(feature = "simd") { "-simd" } else { "" };
+    let mut runs = vec![(
+        format!("fundus-{}{suffix}", a.variant),
+        SearchParams {
+            oversampling: a.oversampling,
+            rescore: true,
+        },
+    )];
+    if a.raw && quant != Quantization::None {
+        runs.push((
+            format!("fundus-{}-raw{suffix}", a.variant),
+            SearchParams {
+                oversampling: Some(1.0),
+                rescore: false,
+            },
+        ));
+    }
+    for &ef in &a.efs {
+        for (engine, sp) in &runs {
+            let busy = wait_quiet();
+            let (found, timing) = timed(&queries, dim, a.repeat, |v| {
+                let hits = if quant == Quantization::None {
+                    hnsw.search(v, a.k, Some(ef))?
+                } else {
+                    hnsw.search_with(v, a.k, Some(ef), sp, None, Some(&flat))?
+                };
+                Ok(hits.iter().map(|&(key, _)| key).collect())
+            })?;
+            let oversampling = sp.oversampling_for(&quant)?;
+            emit(json!({
+                "engine": engine,
+                "quantization": quant,
+                "m": a.m,
+                "ef_construct": a.ef_construct,
+                "ef": ef,
+                "rescore": sp.rescore && quant != Quantization::None,
+                "oversampling": oversampling,
+                "recall": recall(&found, &gt, gt_cols, a.k),
+                "qps": timing.qps,
+                "qps_cpu": timing.qps_cpu,
+                "runq_wait_share": timing.runq_wait_share,
+                "build_s": build_s,
+                "index_bytes": index_bytes,
+                "code_bytes": code_bytes,
+                "file_bytes": file_bytes,
+                "graph_bytes": file_bytes.saturating_sub(code_bytes),
+                "rss_delta_bytes": rss_delta,
+                "cpu_busy_before": busy,
+                "cpu_busy_before_build": busy_build,
+            }));
+        }
+    }
+    Ok(())
+}
