@@ -119,9 +119,18 @@ fn dataset_name(dir: &Path) -> String {
 }
 
 fn output_dir(ctx: &Context, args: &EvalArgs, model: &ModelInfo) -> Result<PathBuf> {
+    // Runs of different pipelines get different folders: a named pipeline
+    // by its name, any other by a short hash of its text.
+    let pipeline = args.pipeline.trim();
+    let tag = if pipeline.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        pipeline.to_string()
+    } else {
+        let h = Sha256::digest(pipeline.as_bytes());
+        format!("pipeline-{:x}", h).chars().take(17).collect()
+    };
     let dir = args.output.clone().unwrap_or_else(|| {
         ctx.data.root().join("eval").join(format!(
-            "{}-{}-{}",
+            "{}-{}-{}-{tag}",
             dataset_name(&args.dataset),
             model.name,
             args.split
