@@ -122,7 +122,10 @@ fn output_dir(ctx: &Context, args: &EvalArgs, model: &ModelInfo) -> Result<PathB
     // Runs of different pipelines get different folders: a named pipeline
     // by its name, any other by a short hash of its text.
     let pipeline = args.pipeline.trim();
-    let tag = if pipeline.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    let tag = if pipeline
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         pipeline.to_string()
     } else {
         let h = Sha256::digest(pipeline.as_bytes());
