@@ -6,9 +6,10 @@
         [--repeat 3] [--build-threads N] [--dataset NAME] [--scratch DIR]
 
 Reads DIR/base.npy and DIR/queries.npy (unit-length float32 rows) and
-DIR/gt.npy (exact top-k rows, prepare.py truth) and prints one JSON line per
-ef, with the same fields as the Fundus side (crates/fundus-index/examples/
-ann_bench.rs).
+DIR/gt.npy and DIR/gt_scores.npy (exact top-k rows and scores, prepare.py
+truth) and prints one JSON line per ef, with the same fields as the Fundus
+side (crates/fundus-index/examples/ann_bench.rs), recall computed the same
+way (tie-aware "recall", plain "recall_ids").
 
 Both peers compare by inner product on the unit-length vectors, which is
 cosine: hnswlib space 'ip' (distance 1 - dot), faiss IndexHNSWFlat with
@@ -79,11 +80,25 @@ def wait_quiet() -> float:
         time.sleep(4)
 
 
-def recall(found: np.ndarray, gt: np.ndarray, k: int) -> float:
-    hits = 0
-    for row, truth in zip(found[:, :k], gt[:, :k]):
-        hits += len(set(row.tolist()) & set(truth.tolist()))
-    return hits / (len(found) * k)
+TIE_EPS = 1e-5
+
+
+def recall(found, gt, gt_scores, queries, base, k):
+    """(tie-aware, by id) recall@k, as ann_bench.rs: a returned row counts
+    when it is in the true top-k, or (tie-aware) when its exact score ties
+    the k-th true score within 1e-5."""
+    by_id = tie_aware = 0
+    for q, (row, truth) in enumerate(zip(found[:, :k], gt[:, :k])):
+        truth = set(truth.tolist())
+        for key in row.tolist():
+            if key in truth:
+                by_id += 1
+                tie_aware += 1
+            elif key >= 0:
+                score = float(np.dot(queries[q].astype(np.float64), base[key].astype(np.float64)))
+                tie_aware += score >= float(gt_scores[q, k - 1]) - TIE_EPS
+    total = len(found) * k
+    return tie_aware / total, by_id / total
 
 
 def build_hnswlib(args, base):
@@ -138,6 +153,7 @@ def main() -> int:
     base = np.load(os.path.join(args.data, "base.npy"))
     queries = np.load(os.path.join(args.data, "queries.npy"))
     gt = np.load(os.path.join(args.data, "gt.npy"))
+    gt_scores = np.load(os.path.join(args.data, "gt_scores.npy"))
     assert base.dtype == np.float32 and base.flags["C_CONTIGUOUS"]
     n, dim = base.shape
     dataset = args.dataset or os.path.basename(os.path.normpath(args.data))
@@ -171,12 +187,13 @@ def main() -> int:
                 wait_share = (wait1 - wait0) * 1e-9 / wall
             if cpu1 > cpu0:
                 best_cpu = max(best_cpu, len(queries) / ((cpu1 - cpu0) * 1e-9))
+        rec, rec_ids = recall(found, gt, gt_scores, queries, base, args.k)
         print(json.dumps({
             "dataset": dataset, "n": n, "dim": dim, "queries": len(queries), "k": args.k,
             "build_threads": args.build_threads, "query_threads": 1,
             "f32_vector_bytes": n * dim * 4,
             "engine": args.engine, "m": args.m, "ef_construct": args.ef_construct, "ef": ef,
-            "recall": recall(found, gt, args.k), "qps": best, "qps_cpu": best_cpu,
+            "recall": rec, "recall_ids": rec_ids, "qps": best, "qps_cpu": best_cpu,
             "runq_wait_share": wait_share, "build_s": build_s,
             "file_bytes": file_bytes, "rss_delta_bytes": rss_delta, "cpu_busy_before": busy,
             "cpu_busy_before_build": busy_build, **extra,

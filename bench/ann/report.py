@@ -122,8 +122,9 @@ def analyse(dataset, rows, svg_dir):
         lines.append("")
 
     ratios = {}
-    # Fundus (each f32 graph build) against each peer.
-    for ours in [e for e in curves if e.startswith("fundus-f32")]:
+    # Every rescored Fundus graph (f32 and quantized, each build) against
+    # each peer.
+    for ours in [e for e in curves if e.startswith("fundus-") and "-raw" not in e]:
         for peer in ("hnswlib", "faiss"):
             if peer not in curves:
                 continue
@@ -227,10 +228,16 @@ def analyse(dataset, rows, svg_dir):
 
 
 def write_svg(path, title, curves):
-    w, h, ml, mr, mt, mb = 720, 460, 70, 190, 40, 50
+    """Recall (x, from 0.7 up; points below are left out) against queries/s
+    (y, log scale), one polyline per engine; codes-only (-raw) curves are
+    left out."""
+    import re
+
+    curves = {e: [r for r in c if r["recall"] >= 0.7] for e, c in curves.items() if "-raw" not in e}
+    curves = {e: c for e, c in curves.items() if c}
+    w, h, ml, mr, mt, mb = 760, 480, 70, 230, 40, 50
     pts = [(r["recall"], r["qps"]) for c in curves.values() for r in c]
-    x0 = min(0.8, min(p[0] for p in pts))
-    x0 = math.floor(x0 * 20) / 20
+    x0 = max(0.7, math.floor(min(p[0] for p in pts) * 20) / 20)
     x1 = 1.0
     y0 = 10 ** math.floor(math.log10(min(p[1] for p in pts)))
     y1 = 10 ** math.ceil(math.log10(max(p[1] for p in pts)))
@@ -254,8 +261,8 @@ def write_svg(path, title, curves):
     s.append(f'<text x="16" y="{(mt + h - mb) / 2}" transform="rotate(-90 16 {(mt + h - mb) / 2})" '
              'text-anchor="middle">queries / s</text>')
     for i, (name, c) in enumerate(curves.items()):
-        colour = COLOURS.get(name.replace("-raw", ""), "#bcbd22")
-        dash = ' stroke-dasharray="5 3"' if "-raw" in name else ""
+        colour = COLOURS.get(re.sub(r"-os[0-9.]+", "", name), "#bcbd22")
+        dash = ' stroke-dasharray="2 2"' if "-os" in name else ""
         p = " ".join(f"{sx(r['recall']):.1f},{sy(r['qps']):.1f}" for r in c)
         s.append(f'<polyline points="{p}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
         for r in c:

@@ -22,6 +22,8 @@
 #                               kernels (--features simd; ~10 min more compile)
 #                               into $SIMD_TARGET_DIR [$CARGO_TARGET_DIR/simd]
 #   SIMD_VARIANTS [f32 f16 int8 binary]  graphs measured with the SIMD build
+#   BINARY_OVERSAMPLING [default,16,32]  rescored runs of the binary graph and
+#                               flat scan (default = the quantization's, 4)
 #   LIMIT_S [7200]              time box per engine process (timeout)
 #   SHARED [../shared/data]     data sets for the real embeddings
 #
@@ -40,6 +42,7 @@ PEERS="${PEERS:-hnswlib faiss}"
 SIMD="${SIMD:-1}"
 SIMD_VARIANTS="${SIMD_VARIANTS:-f32 f16 int8 binary}"
 LIMIT_S="${LIMIT_S:-7200}"
+BINARY_OVERSAMPLING="${BINARY_OVERSAMPLING:-default,16,32}"
 SHARED="${SHARED:-$ROOT/../shared/data}"
 THREADS="$(nproc)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -101,10 +104,11 @@ bench() {
   # right after the f32 graphs, so the comparisons that matter most are
   # measured close together in time on a shared machine.
   local first=1 v
+  os() { [ "$1" = binary ] && echo --oversampling "$BINARY_OVERSAMPLING"; }
   for v in $variants; do
-    run "fundus $v" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" "${common[@]}" --variant "$v"
+    run "fundus $v" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" "${common[@]}" --variant "$v" $(os "$v")
     if [ -n "$BENCH_SIMD" ] && [[ " $SIMD_VARIANTS " == *" $v "* ]]; then
-      run "fundus $v (simd)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_SIMD" "${common[@]}" --variant "$v"
+      run "fundus $v (simd)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_SIMD" "${common[@]}" --variant "$v" $(os "$v")
     fi
     if [ "$first" = 1 ]; then
       for p in $PEERS; do
@@ -116,11 +120,11 @@ bench() {
   if [ -n "$BENCH_SIMD" ]; then
     for v in $SIMD_VARIANTS; do
       [[ " $variants " == *" $v "* ]] && continue
-      run "fundus $v (simd)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_SIMD" "${common[@]}" --variant "$v"
+      run "fundus $v (simd)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_SIMD" "${common[@]}" --variant "$v" $(os "$v")
     done
   fi
   for q in $flat; do
-    run "fundus flat $q" "$log" "$BENCH" --data "$dir" --dataset "$set" --repeat 1 --variant "flat-$q"
+    run "fundus flat $q" "$log" "$BENCH" --data "$dir" --dataset "$set" --repeat 1 --variant "flat-$q" $(os "$q")
   done
 }
 

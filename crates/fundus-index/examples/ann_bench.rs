@@ -7,20 +7,26 @@
 //! cargo run --release -p fundus-index --example ann_bench -- \
 //!     --data DIR --variant f32|f16|int8|binary|flat-f32|flat-f16|flat-int8|flat-binary|flat-pq \
 //!     [--m 16] [--ef-construct 128] [--ef 16,32,64,128,256,512] [--k 10] \
-//!     [--repeat 3] [--oversampling X] [--int8-quantile Q] [--no-raw] [--dataset NAME] \
+//!     [--repeat 3] [--oversampling default,X,...] [--int8-quantile Q] [--no-raw] \
+//!     [--dataset NAME] \
 //!     [--scratch DIR]
 //! ```
 //!
 //! Files: `base.npy` and `queries.npy` are float32 `[n, dim]` (C order,
-//! little-endian); `gt.npy` is int32 `[queries, >= k]`, the exact nearest
-//! rows by cosine, best first (`bench/ann/prepare.py truth`). The metric is
-//! cosine.
+//! little-endian, unit length); `gt.npy` is int32 `[queries, >= k]`, the
+//! exact nearest rows by cosine, best first, and `gt_scores.npy` their
+//! scores (`bench/ann/prepare.py truth`). The metric is cosine. `recall`
+//! counts a returned row as found when it is in the true top-k or its
+//! exact score ties the k-th true score (within 1e-5: identical vectors of
+//! different texts exist in real data); `recall_ids` counts row numbers
+//! only.
 //!
 //! * `f32`, `f16`, `int8`, `binary`: an [`HnswIndex`] (m, ef_construct)
 //!   built with `add_batch` (parallel, on rayon's threads: all cores unless
 //!   `RAYON_NUM_THREADS` says otherwise). Quantized graphs are searched with
-//!   `search_with`: `ceil(k · oversampling)` candidates (default: the
-//!   quantization's, 2 for f16/int8 and 4 for binary) re-scored against a
+//!   `search_with`: `ceil(k · oversampling)` candidates (`default`: the
+//!   quantization's, 2 for f16/int8 and 4 for binary; each other value of
+//!   the `--oversampling` list is a run of its own, named `-osX`) re-scored against a
 //!   [`FlatIndex`] of the same vectors (row = key). Unless `--no-raw`, the
 //!   codes-only ranking (no rescoring, oversampling 1) is measured too, as
 //!   engine `fundus-<q>-raw`. The beam is `max(ef, candidates)`.
@@ -64,7 +70,8 @@ struct Args {
     efs: Vec<usize>,
     k: usize,
     repeat: usize,
-    oversampling: Option<f32>,
+    /// Rescored runs to measure: `None` is the quantization's default.
+    oversampling: Vec<Option<f32>>,
     int8_quantile: Option<f32>,
     raw: bool,
     scratch: PathBuf,
@@ -97,7 +104,14 @@ fn parse_args() -> Res<Args> {
         efs,
         k: get("--k").map_or(Ok(10), |s| s.parse())?,
         repeat: get("--repeat").map_or(Ok(3), |s| s.parse())?,
-        oversampling: get("--oversampling").map(|s| s.parse()).transpose()?,
+        oversampling: get("--oversampling")
+            .unwrap_or_else(|| "default".into())
+            .split(',')
+            .map(|s| match s.trim() {
+                "default" => Ok(None),
+                x => x.parse().map(Some),
+            })
+            .collect::<Result<_, _>>()?,
         int8_quantile: get("--int8-quantile").map(|s| s.parse()).transpose()?,
         raw: !argv.iter().any(|a| a == "--no-raw"),
         scratch: get("--scratch").map_or_else(std::env::temp_dir, PathBuf::from),
@@ -214,18 +228,52 @@ fn wait_quiet() -> f64 {
     }
 }
 
-/// Mean fraction of the true top-k found in each result list.
-fn recall(found: &[Vec<u64>], gt: &[i32], gt_cols: usize, k: usize) -> f64 {
-    let mut hits = 0usize;
+/// The exact answers: row numbers and scores of each query's true top-k.
+struct Truth {
+    ids: Vec<i32>,
+    scores: Vec<f32>,
+    cols: usize,
+}
+
+/// Score differences below this count as ties (float rounding between
+/// numpy's matrix product and a dot product; identical vectors of
+/// different texts).
+const TIE_EPS: f64 = 1e-5;
+
+/// Recall@k two ways, averaged over queries: the share of returned rows
+/// that are in the true top-k (`ids`), and the same counting a row whose
+/// exact score ties the k-th true score as found (`tie_aware`, as
+/// ann-benchmarks does; the headline number).
+fn recall(
+    found: &[Vec<u64>],
+    truth: &Truth,
+    k: usize,
+    queries: &[f32],
+    base: &[f32],
+    dim: usize,
+) -> (f64, f64) {
+    let (mut by_id, mut tie_aware) = (0usize, 0usize);
     for (q, keys) in found.iter().enumerate() {
-        let truth = &gt[q * gt_cols..q * gt_cols + k];
-        hits += keys
-            .iter()
-            .take(k)
-            .filter(|&&key| truth.contains(&(key as i32)))
-            .count();
+        let ids = &truth.ids[q * truth.cols..q * truth.cols + k];
+        let kth = truth.scores[q * truth.cols + k - 1] as f64;
+        let query = &queries[q * dim..(q + 1) * dim];
+        for &key in keys.iter().take(k) {
+            if ids.contains(&(key as i32)) {
+                by_id += 1;
+                tie_aware += 1;
+            } else {
+                let row = &base[key as usize * dim..(key as usize + 1) * dim];
+                let score: f64 = query
+                    .iter()
+                    .zip(row)
+                    .map(|(&a, &b)| a as f64 * b as f64)
+                    .sum();
+                tie_aware += (score >= kth - TIE_EPS) as usize;
+            }
+        }
     }
-    hits as f64 / (found.len() * k) as f64
+    let total = (found.len() * k) as f64;
+    (tie_aware as f64 / total, by_id as f64 / total)
 }
 
 /// On-CPU and run-queue nanoseconds of the calling thread so far
@@ -325,6 +373,15 @@ fn main() -> Res<()> {
     let (n, dim, base) = read_f32(&a.data.join("base.npy"))?;
     let (nq, qdim, queries) = read_f32(&a.data.join("queries.npy"))?;
     let (gq, gt_cols, gt) = read_i32(&a.data.join("gt.npy"))?;
+    let (sq, score_cols, gt_scores) = read_f32(&a.data.join("gt_scores.npy"))?;
+    if (sq, score_cols) != (gq, gt_cols) {
+        return Err("gt.npy and gt_scores.npy disagree in shape".into());
+    }
+    let truth = Truth {
+        ids: gt,
+        scores: gt_scores,
+        cols: gt_cols,
+    };
     if qdim != dim || gq != nq || gt_cols < a.k {
         return Err(format!(
             "shapes disagree: base {n}x{dim}, queries {nq}x{qdim}, gt {gq}x{gt_cols} (k = {})",
@@ -359,16 +416,26 @@ fn main() -> Res<()> {
         let index = QuantizedFlatIndex::build(&base, dim, Metric::Cosine, quant)?;
         let build_s = t.elapsed().as_secs_f64();
         let rss_delta = rss_bytes().saturating_sub(rss0);
-        drop(base);
         let mem = index.memory_bytes();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-        let mut runs = vec![(
-            format!("fundus-flat-{q}"),
-            SearchParams {
-                oversampling: a.oversampling,
-                rescore: true,
-            },
-        )];
+        let mut runs: Vec<(String, SearchParams)> = a
+            .oversampling
+            .iter()
+            .map(|&o| {
+                let name = match o {
+                    Some(o) => format!("fundus-flat-{q}-os{o}"),
+                    None => format!("fundus-flat-{q}"),
+                };
+                let params = SearchParams {
+                    oversampling: o,
+                    rescore: true,
+                };
+                (name, params)
+            })
+            .collect();
+        if quant == Quantization::None {
+            runs.truncate(1);
+        }
         if a.raw && quant != Quantization::None {
             runs.push((
                 format!("fundus-flat-{q}-raw"),
@@ -389,12 +456,14 @@ fn main() -> Res<()> {
                         .collect())
                 })
             })?;
+            let (rec, rec_ids) = recall(&found, &truth, a.k, &queries, &base, dim);
             emit(json!({
                 "engine": engine,
                 "quantization": index.quantization(),
                 "rescore": params.rescore,
                 "oversampling": params.oversampling_for(&index.quantization())?,
-                "recall": recall(&found, &gt, gt_cols, a.k),
+                "recall": rec,
+                "recall_ids": rec_ids,
                 "qps": timing.qps,
                 "qps_cpu": timing.qps_cpu,
                 "runq_wait_share": timing.runq_wait_share,
@@ -459,17 +528,25 @@ fn main() -> Res<()> {
         }
     );
 
-    let suffix = if cfg!(feature = "simd") { "-simd" } else { "" };
-    let mut runs = vec![(
-        format!("fundus-{}{suffix}", a.variant),
-        SearchParams {
-            oversampling: a.oversampling,
-            rescore: true,
-        },
-    )];
+    let simd = if cfg!(feature = "simd") { "-simd" } else { "" };
+    let mut runs: Vec<(String, SearchParams)> = a
+        .oversampling
+        .iter()
+        .map(|&o| {
+            let os = o.map_or(String::new(), |o| format!("-os{o}"));
+            let params = SearchParams {
+                oversampling: o,
+                rescore: true,
+            };
+            (format!("fundus-{}{os}{simd}", a.variant), params)
+        })
+        .collect();
+    if quant == Quantization::None {
+        runs.truncate(1);
+    }
     if a.raw && quant != Quantization::None {
         runs.push((
-            format!("fundus-{}-raw{suffix}", a.variant),
+            format!("fundus-{}-raw{simd}", a.variant),
             SearchParams {
                 oversampling: Some(1.0),
                 rescore: false,
@@ -488,6 +565,7 @@ fn main() -> Res<()> {
                 Ok(hits.iter().map(|&(key, _)| key).collect())
             })?;
             let oversampling = sp.oversampling_for(&quant)?;
+            let (rec, rec_ids) = recall(&found, &truth, a.k, &queries, flat.as_slice(), dim);
             emit(json!({
                 "engine": engine,
                 "quantization": quant,
@@ -496,7 +574,8 @@ fn main() -> Res<()> {
                 "ef": ef,
                 "rescore": sp.rescore && quant != Quantization::None,
                 "oversampling": oversampling,
-                "recall": recall(&found, &gt, gt_cols, a.k),
+                "recall": rec,
+                "recall_ids": rec_ids,
                 "qps": timing.qps,
                 "qps_cpu": timing.qps_cpu,
                 "runq_wait_share": timing.runq_wait_share,
