@@ -22,10 +22,10 @@ TARGET = 0.95
 MIB = 1024 * 1024
 # Drawing order and colours of the curves.
 COLOURS = {
-    "fundus-f32": "#1f77b4", "fundus-f32-simd": "#17becf", "fundus-f16": "#9467bd",
-    "fundus-f16-simd": "#c5b0d5",
-    "fundus-int8": "#2ca02c", "fundus-int8-simd": "#98df8a", "fundus-binary": "#d62728",
-    "fundus-binary-simd": "#ff9896", "hnswlib": "#ff7f0e", "faiss": "#7f7f7f",
+    "fundus-f32": "#1f77b4", "fundus-f32-portable": "#17becf", "fundus-f16": "#9467bd",
+    "fundus-f16-portable": "#c5b0d5",
+    "fundus-int8": "#2ca02c", "fundus-int8-portable": "#98df8a", "fundus-binary": "#d62728",
+    "fundus-binary-portable": "#ff9896", "hnswlib": "#ff7f0e", "faiss": "#7f7f7f",
 }
 
 
@@ -166,7 +166,7 @@ def analyse(dataset, rows, svg_dir):
         for q in ("f16", "int8", "binary"):
             if not e.startswith(f"fundus-{q}"):
                 continue
-            base_name = "fundus-f32" + ("-simd" if e.endswith("-simd") else "")
+            base_name = "fundus-f32" + ("-portable" if e.endswith("-portable") else "")
             if base_name not in curves:
                 continue
             f32_by_ef = {r["ef"]: r for r in curves[base_name]}

@@ -18,10 +18,11 @@
 #   VARIANTS ["f32 f16 int8 binary" real, "f32 int8 binary" synth]
 #   FLAT ["f32 f16 int8 binary pq" real, "" synth]   exact scans over codes
 #   PEERS ["hnswlib faiss"]
-#   SIMD [1]                    also build Fundus with usearch's numkong SIMD
-#                               kernels (--features simd; ~10 min more compile)
-#                               into $SIMD_TARGET_DIR [$CARGO_TARGET_DIR/simd]
-#   SIMD_VARIANTS [f32 f16 int8 binary]  graphs measured with the SIMD build
+#   PORTABLE [0]                also build Fundus without usearch's numkong SIMD
+#                               kernels (--no-default-features) into
+#                               $PORTABLE_TARGET_DIR [$CARGO_TARGET_DIR/portable]
+#                               and measure it ("-portable" engines)
+#   PORTABLE_VARIANTS [f32 f16 int8 binary]  graphs measured with that build
 #   BINARY_OVERSAMPLING [default,16,32]  rescored runs of the binary graph and
 #                               flat scan (default = the quantization's, 4)
 #   LIMIT_S [7200]              time box per engine process (timeout)
@@ -39,14 +40,14 @@ EF="${EF:-16,32,64,128,256,512}"
 M="${M:-16}"
 REPEAT="${REPEAT:-3}"
 PEERS="${PEERS:-hnswlib faiss}"
-SIMD="${SIMD:-1}"
-SIMD_VARIANTS="${SIMD_VARIANTS:-f32 f16 int8 binary}"
+PORTABLE="${PORTABLE:-0}"
+PORTABLE_VARIANTS="${PORTABLE_VARIANTS:-f32 f16 int8 binary}"
 LIMIT_S="${LIMIT_S:-7200}"
 BINARY_OVERSAMPLING="${BINARY_OVERSAMPLING:-default,16,32}"
 SHARED="${SHARED:-$ROOT/../shared/data}"
 THREADS="$(nproc)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-SIMD_TARGET="${SIMD_TARGET_DIR:-$TARGET/simd}"
+PORTABLE_TARGET="${PORTABLE_TARGET_DIR:-$TARGET/portable}"
 DATA="$ROOT/bench/ann/data"
 OUT="$DATA/results"
 mkdir -p "$OUT"
@@ -57,12 +58,12 @@ PY="$ROOT/bench/.venv/bin/python"
 echo "building ann_bench ..." >&2
 cargo build --release -p fundus-index --example ann_bench -q
 BENCH="$TARGET/release/examples/ann_bench"
-BENCH_SIMD=""
-if [ "$SIMD" = 1 ]; then
-  echo "building ann_bench with --features simd into $SIMD_TARGET ..." >&2
-  CARGO_TARGET_DIR="$SIMD_TARGET" cargo build --release -p fundus-index --example ann_bench \
-    --features simd -q
-  BENCH_SIMD="$SIMD_TARGET/release/examples/ann_bench"
+BENCH_PORTABLE=""
+if [ "$PORTABLE" = 1 ]; then
+  echo "building ann_bench without numkong into $PORTABLE_TARGET ..." >&2
+  CARGO_TARGET_DIR="$PORTABLE_TARGET" cargo build --release -p fundus-index --example ann_bench \
+    --no-default-features -q
+  BENCH_PORTABLE="$PORTABLE_TARGET/release/examples/ann_bench"
 fi
 
 prepare_real() {
@@ -100,15 +101,15 @@ bench() {
   : >"$log"
   local common=(--data "$dir" --dataset "$set" --m "$M" --ef-construct "$efc" --ef "$EF" --repeat "$REPEAT"
     --scratch "$DATA/tmp")
-  # Each graph variant without and with SIMD back to back, and the peers
+  # Each graph variant with and without numkong back to back, and the peers
   # right after the f32 graphs, so the comparisons that matter most are
   # measured close together in time on a shared machine.
   local first=1 v
   os() { [ "$1" = binary ] && echo --oversampling "$BINARY_OVERSAMPLING"; }
   for v in $variants; do
     run "fundus $v" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" "${common[@]}" --variant "$v" $(os "$v")
-    if [ -n "$BENCH_SIMD" ] && [[ " $SIMD_VARIANTS " == *" $v "* ]]; then
-      run "fundus $v (simd)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_SIMD" "${common[@]}" --variant "$v" $(os "$v")
+    if [ -n "$BENCH_PORTABLE" ] && [[ " $PORTABLE_VARIANTS " == *" $v "* ]]; then
+      run "fundus $v (portable)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_PORTABLE" "${common[@]}" --variant "$v" $(os "$v")
     fi
     if [ "$first" = 1 ]; then
       for p in $PEERS; do
@@ -117,10 +118,10 @@ bench() {
       first=0
     fi
   done
-  if [ -n "$BENCH_SIMD" ]; then
-    for v in $SIMD_VARIANTS; do
+  if [ -n "$BENCH_PORTABLE" ]; then
+    for v in $PORTABLE_VARIANTS; do
       [[ " $variants " == *" $v "* ]] && continue
-      run "fundus $v (simd)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_SIMD" "${common[@]}" --variant "$v" $(os "$v")
+      run "fundus $v (portable)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_PORTABLE" "${common[@]}" --variant "$v" $(os "$v")
     done
   fi
   for q in $flat; do

@@ -528,7 +528,11 @@ fn main() -> Res<()> {
         }
     );
 
-    let simd = if cfg!(feature = "simd") { "-simd" } else { "" };
+    let simd = if cfg!(feature = "simd") {
+        ""
+    } else {
+        "-portable"
+    };
     let mut runs: Vec<(String, SearchParams)> = a
         .oversampling
         .iter()

@@ -6,9 +6,18 @@
 //! direction), and bits that are the same for every vector carry nothing.
 //! Centring first makes each bit split the data.
 //!
-//! For `±1` vectors `a · b = dims - 2 * hamming(a, b)`, which is the
-//! approximate score the scan ranks by. It is coarse (at most `dims + 1`
-//! distinct values), which is why binary search oversamples and rescores.
+//! For `±1` vectors `a · b = dims - 2 * hamming(a, b)`: the symmetric
+//! score, with the query reduced to bits as well. It is coarse (at most
+//! `dims + 1` distinct values).
+//!
+//! Dot-product and cosine searches rank by the *asymmetric* score instead
+//! (Qdrant's "asymmetric" binary quantization, the estimator of RaBitQ
+//! without its rotation): the query stays in floats, centred on the same
+//! means, and is multiplied with the stored `±1` signs, `(q - t) · s`. That
+//! keeps the query's magnitudes, and on all-MiniLM-L6-v2 vectors lifts
+//! recall@10 of 40 rescored candidates from 0.76 (Hamming) to 0.90
+//! (bench/ann). [`AsymmetricQuery`] evaluates it from per-byte lookup
+//! tables, eight dimensions per lookup.
 
 use std::sync::OnceLock;
 
@@ -23,6 +32,13 @@ const WORD_BITS: usize = 64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BinaryQuantizer {
     thresholds: Vec<f32>,
+    /// Mean distance of a component from its threshold: stored vectors are
+    /// approximated as `t + spread · s`, which turns the asymmetric score
+    /// into an estimate of the dot product. Absent in files written before
+    /// it existed (then `1 / sqrt(dim)`, the spread of a unit vector whose
+    /// energy is even across dimensions).
+    #[serde(default)]
+    spread: Option<f32>,
 }
 
 impl BinaryQuantizer {
@@ -34,8 +50,15 @@ impl BinaryQuantizer {
             sums.iter_mut().zip(row).for_each(|(s, &x)| *s += x as f64);
         }
         let rows = (vectors.len() / dim) as f64;
+        let thresholds: Vec<f32> = sums.into_iter().map(|s| (s / rows) as f32).collect();
+        let deviation: f64 = vectors
+            .chunks_exact(dim)
+            .flat_map(|row| row.iter().zip(&thresholds))
+            .map(|(&x, &t)| (x - t).abs() as f64)
+            .sum();
         Ok(BinaryQuantizer {
-            thresholds: sums.into_iter().map(|s| (s / rows) as f32).collect(),
+            thresholds,
+            spread: Some((deviation / (rows * dim as f64)) as f32),
         })
     }
 
@@ -69,6 +92,82 @@ impl BinaryQuantizer {
     #[inline]
     pub fn score(&self, hamming: u32) -> f32 {
         self.dim() as f32 - 2.0 * hamming as f32
+    }
+
+    fn spread(&self) -> f32 {
+        self.spread
+            .unwrap_or_else(|| 1.0 / (self.dim().max(1) as f32).sqrt())
+    }
+
+    /// Prepares a float query for [`AsymmetricQuery::score`].
+    pub fn prepare_query(&self, q: &[f32]) -> AsymmetricQuery {
+        let centred: Vec<f32> = q
+            .iter()
+            .zip(&self.thresholds)
+            .map(|(&x, &t)| x - t)
+            .collect();
+        let bytes = self.dim().div_ceil(8);
+        let mut tables = vec![0.0f32; bytes * 256];
+        for (j, table) in tables.chunks_exact_mut(256).enumerate() {
+            let dims = &centred[j * 8..((j + 1) * 8).min(centred.len())];
+            // table[b] = 2 · Σ of the centred query over the bits set in b,
+            // built from the entry with b's lowest bit cleared.
+            for b in 1..256usize {
+                let low = b.trailing_zeros() as usize;
+                let value = dims.get(low).map_or(0.0, |&x| 2.0 * x);
+                table[b] = table[b & (b - 1)] + value;
+            }
+        }
+        let spread = self.spread();
+        let base = fundus_core::distance::dot(q, &self.thresholds);
+        let total: f32 = centred.iter().sum();
+        AsymmetricQuery {
+            tables,
+            // (q - t) · s = Σ_set 2(q - t) - Σ (q - t); q · x ≈ q · t + spread · that.
+            offset: base - spread * total,
+            spread,
+        }
+    }
+}
+
+/// A float query against stored sign bits (see the module comment).
+#[derive(Debug, Clone)]
+pub struct AsymmetricQuery {
+    /// 256 entries per code byte.
+    tables: Vec<f32>,
+    offset: f32,
+    spread: f32,
+}
+
+impl AsymmetricQuery {
+    /// The estimated dot product of the query with the vector whose code
+    /// bytes (little-endian bytes of the code words, as the graph stores
+    /// them) are `code`.
+    #[inline]
+    pub fn score(&self, code: &[u8]) -> f32 {
+        let sum: f32 = self
+            .tables
+            .chunks_exact(256)
+            .zip(code)
+            .map(|(table, &b)| table[b as usize])
+            .sum();
+        self.offset + self.spread * sum
+    }
+
+    /// [`AsymmetricQuery::score`] of a code given as words.
+    #[inline]
+    pub fn score_words(&self, words: &[u64]) -> f32 {
+        let mut sum = 0.0f32;
+        let mut tables = self.tables.chunks_exact(256);
+        'words: for w in words {
+            for b in w.to_le_bytes() {
+                let Some(table) = tables.next() else {
+                    break 'words;
+                };
+                sum += table[b as usize];
+            }
+        }
+        self.offset + self.spread * sum
     }
 }
 
@@ -145,6 +244,43 @@ mod tests {
         assert_eq!(hamming_kernel()(&a, &b), dim as u32);
         assert_eq!(hamming_portable(&a, &b), dim as u32);
         assert_eq!(q.score(dim as u32), -(dim as f32));
+    }
+
+    #[test]
+    fn asymmetric_score_is_the_float_query_times_the_signs() {
+        let dim = 70;
+        let data: Vec<f32> = (0..dim * 3)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) / 7.0)
+            .collect();
+        let quantizer = BinaryQuantizer::train(&data, dim).unwrap();
+        let q: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.3).sin()).collect();
+        let prepared = quantizer.prepare_query(&q);
+        let spread = quantizer.spread();
+        for row in data.chunks_exact(dim) {
+            let mut words = Vec::new();
+            quantizer.encode_into(row, &mut words);
+            // By hand: q · t + spread · (q - t) · s.
+            let expected: f32 = q
+                .iter()
+                .zip(row)
+                .zip(quantizer.thresholds())
+                .map(|((&q, &x), &t)| q * t + spread * (q - t) * if x > t { 1.0 } else { -1.0 })
+                .sum();
+            let bytes: Vec<u8> = words
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(dim.div_ceil(8))
+                .collect();
+            assert!((prepared.score(&bytes) - expected).abs() < 1e-4);
+            assert!((prepared.score_words(&words) - expected).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn old_files_without_spread_still_load() {
+        let q: BinaryQuantizer =
+            serde_json::from_str(r#"{"thresholds":[0.0,0.5,1.0,0.0]}"#).unwrap();
+        assert_eq!(q.spread(), 0.5);
     }
 
     #[test]

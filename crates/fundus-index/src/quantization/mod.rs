@@ -32,7 +32,7 @@ pub mod quantized_index;
 #[cfg(test)]
 pub(crate) mod testdata;
 
-pub use binary::BinaryQuantizer;
+pub use binary::{AsymmetricQuery, BinaryQuantizer};
 pub use int8::{Int8Quantizer, Int8Query};
 pub use pq::{PqQuery, ProductQuantizer};
 pub use quantized_index::{MemoryUsage, QuantizedFlatIndex};

@@ -349,7 +349,18 @@ impl QuantizedFlatIndex {
                     }
                 })
             }
+            Codes::Binary { quantizer, codes } if !euclidean => {
+                // The float query against the stored signs (binary.rs).
+                let words = quantizer.words();
+                let prepared = quantizer.prepare_query(q);
+                top_rows(self.len, wanted, allow, |i| {
+                    prepared.score_words(&codes[i * words..(i + 1) * words])
+                })
+            }
             Codes::Binary { quantizer, codes } => {
+                // Euclidean ranks by Hamming distance: the asymmetric score
+                // estimates a dot product, and the distance would also need
+                // each vector's norm.
                 let words = quantizer.words();
                 let mut code = Vec::with_capacity(words);
                 quantizer.encode_into(q, &mut code);
