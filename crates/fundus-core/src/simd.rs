@@ -40,6 +40,18 @@ pub fn has_avx2() -> bool {
     })
 }
 
+/// The widest kernel flavour [`multiversion!`] picks on this CPU:
+/// `"avx512"`, `"avx2"` or `"portable"`.
+pub fn level() -> &'static str {
+    if has_avx512() {
+        "avx512"
+    } else if has_avx2() {
+        "avx2"
+    } else {
+        "portable"
+    }
+}
+
 /// Defines `pub fn NAME(args) -> R` compiled three times — AVX-512, AVX2+FMA
 /// and baseline — and picks one at run time.
 ///

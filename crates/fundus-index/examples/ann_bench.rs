@@ -521,11 +521,7 @@ fn main() -> Res<()> {
         "fundus {} ({}): built {n} vectors in {build_s:.1} s on {build_threads} threads, \
          {index_bytes} bytes",
         a.variant,
-        if cfg!(feature = "simd") {
-            "simd"
-        } else {
-            "no simd"
-        }
+        hnsw.distance_isa()
     );
 
     let simd = if cfg!(feature = "simd") {
