@@ -351,11 +351,15 @@ mod tests {
         // A v_k = lambda_k v_k, and V is orthonormal.
         for k in 0..d {
             for r in 0..d {
-                let av: f64 = (0..d).map(|c| original[r * d + c] * vectors[k * d + c]).sum();
+                let av: f64 = (0..d)
+                    .map(|c| original[r * d + c] * vectors[k * d + c])
+                    .sum();
                 assert!((av - values[k] * vectors[k * d + r]).abs() < 1e-9);
             }
             for l in 0..d {
-                let dot: f64 = (0..d).map(|r| vectors[k * d + r] * vectors[l * d + r]).sum();
+                let dot: f64 = (0..d)
+                    .map(|r| vectors[k * d + r] * vectors[l * d + r])
+                    .sum();
                 let want = if k == l { 1.0 } else { 0.0 };
                 assert!((dot - want).abs() < 1e-9);
             }
@@ -414,7 +418,9 @@ mod tests {
             let e = Reduction::truncate(from, to).unwrap_err().to_string();
             assert!(e.contains("between 1 and 4"), "{e}");
         }
-        let e = Reduction::fit_pca(&[1.0, 2.0], 2, 1).unwrap_err().to_string();
+        let e = Reduction::fit_pca(&[1.0, 2.0], 2, 1)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at least 2 vectors"), "{e}");
         assert!(Reduction::fit_pca(&[1.0, 2.0, 3.0], 2, 1).is_err());
     }
@@ -426,4 +432,3 @@ mod tests {
         assert_eq!(back, r);
     }
 }
-

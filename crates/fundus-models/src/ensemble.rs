@@ -67,9 +67,10 @@ impl EnsembleSpec {
             let part = part.trim();
             let (name, weight) = match part.rsplit_once('@') {
                 Some((name, w)) => {
-                    let weight: f32 = w.trim().parse().map_err(|_| {
-                        bad(format!("weight {w:?} of {name:?} is not a number"))
-                    })?;
+                    let weight: f32 = w
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad(format!("weight {w:?} of {name:?} is not a number")))?;
                     (name.trim(), weight)
                 }
                 None => (part, 1.0),
@@ -85,7 +86,9 @@ impl EnsembleSpec {
             members.push((name.to_string(), weight));
         }
         if members.len() < 2 {
-            return Err(bad("an ensemble needs at least two members, e.g. a+b".into()));
+            return Err(bad(
+                "an ensemble needs at least two members, e.g. a+b".into()
+            ));
         }
         Ok(Some(EnsembleSpec { combine, members }))
     }
@@ -105,7 +108,13 @@ fn spec_text(combine: Combine, names: &[&str], weights: &[f32]) -> String {
     let parts: Vec<String> = names
         .iter()
         .zip(weights)
-        .map(|(n, w)| if equal { n.to_string() } else { format!("{n}@{w}") })
+        .map(|(n, w)| {
+            if equal {
+                n.to_string()
+            } else {
+                format!("{n}@{w}")
+            }
+        })
         .collect();
     let prefix = match combine {
         Combine::Concat => "",
@@ -128,7 +137,10 @@ pub struct Ensemble {
 }
 
 impl Ensemble {
-    pub fn new(members: Vec<(Box<dyn Embedder>, f32)>, combine: Combine) -> Result<Self, ModelError> {
+    pub fn new(
+        members: Vec<(Box<dyn Embedder>, f32)>,
+        combine: Combine,
+    ) -> Result<Self, ModelError> {
         let ids: Vec<ModelIdentity> = members
             .iter()
             .map(|(m, _)| m.identity())
@@ -164,7 +176,9 @@ impl Ensemble {
         let mut h = Sha256::new();
         h.update(format!("fundus-ensemble-v1|{combine:?}").as_bytes());
         for ((id, (m, _)), share) in ids.iter().zip(&members).zip(&shares) {
-            h.update(format!("|{}|{}|{share}|{}", id.fingerprint, id.name, m.settings()).as_bytes());
+            h.update(
+                format!("|{}|{}|{share}|{}", id.fingerprint, id.name, m.settings()).as_bytes(),
+            );
         }
         let counting = (0..members.len())
             .min_by_key(|&i| members[i].0.max_seq_length())

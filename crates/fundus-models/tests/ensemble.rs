@@ -59,7 +59,11 @@ fn an_average_is_the_normalized_weighted_sum_and_identities_differ() {
     assert_eq!(avg.dim(), 384);
     let v = avg.embed(&TEXTS, InputKind::Query).unwrap();
     for i in 0..TEXTS.len() {
-        let sum: Vec<f32> = a[i].iter().zip(&b[i]).map(|(x, y)| 0.25 * x + 0.75 * y).collect();
+        let sum: Vec<f32> = a[i]
+            .iter()
+            .zip(&b[i])
+            .map(|(x, y)| 0.25 * x + 0.75 * y)
+            .collect();
         assert!(cosine(&sum, &v[i]) > 0.99999);
         assert!((dot(&v[i], &v[i]) - 1.0).abs() < 1e-5);
     }
@@ -85,7 +89,10 @@ fn an_average_is_the_normalized_weighted_sum_and_identities_differ() {
             assert_ne!(fps[i], fps[j]);
         }
     }
-    assert_eq!(avg.identity().unwrap().name, "avg:all-minilm-l6-v2@1+all-minilm-l6-v2@3");
+    assert_eq!(
+        avg.identity().unwrap().name,
+        "avg:all-minilm-l6-v2@1+all-minilm-l6-v2@3"
+    );
 }
 
 #[test]

@@ -152,7 +152,7 @@ fn fusion(ctx: &Context, args: &FusionArgs) -> Result<()> {
     let train = BeirDataset::load(&args.dataset, &args.split)?;
     let test = BeirDataset::load(&args.dataset, &args.test_split)?;
     let mut model = ctx.load_model(&args.model)?;
-    model.apply_prefixes(&args.prefixes);
+    model.apply_prefixes(&args.prefixes)?;
     let info = model.info.clone();
     let ec = eval_collection(
         ctx,
@@ -162,6 +162,7 @@ fn fusion(ctx: &Context, args: &FusionArgs) -> Result<()> {
         None,
         &args.analyzer,
         false,
+        &crate::create_args::ReduceArgs::default(),
     )?;
     ctx.say(&format!(
         "retrieving {} + {} queries with dense({d}) and bm25({d})",
