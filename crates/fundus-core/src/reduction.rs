@@ -47,7 +47,7 @@ impl Reduction {
     /// `dims` directions of largest variance.
     pub fn fit_pca(vectors: &[f32], input_dim: usize, dims: usize) -> Result<Self, CoreError> {
         check_dims(input_dim, dims)?;
-        if vectors.len() % input_dim != 0 {
+        if !vectors.len().is_multiple_of(input_dim) {
             return Err(CoreError::Reduction(format!(
                 "{} values are not a whole number of {input_dim}-d vectors",
                 vectors.len()

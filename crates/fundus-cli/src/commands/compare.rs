@@ -16,7 +16,7 @@ use fundus_eval::beir::BeirDataset;
 use fundus_eval::{evaluate, Run};
 use fundus_search::{Pipeline, Query, Runner};
 
-use crate::commands::eval::{dataset_name, eval_collection};
+use crate::commands::eval::{dataset_name, eval_collection, CollectionOptions};
 use crate::context::Context;
 use crate::create_args::ReduceArgs;
 
@@ -144,10 +144,12 @@ fn compare_one(
         data,
         &args.dataset,
         model,
-        None,
-        &args.analyzer,
-        true,
-        &args.reduce,
+        CollectionOptions {
+            chunker: None,
+            analyzer: &args.analyzer,
+            no_cache: true,
+            reduce: &args.reduce,
+        },
     )?;
     let secs = ec
         .embed_seconds

@@ -193,19 +193,33 @@ impl EvalCollection {
     }
 }
 
+/// How [`eval_collection`] builds the collection.
+pub(crate) struct CollectionOptions<'a> {
+    /// Chunks instead of whole (truncated) documents.
+    pub chunker: Option<Chunker>,
+    /// Analyzer of the BM25 index.
+    pub analyzer: &'a str,
+    /// Embed the corpus even when cached vectors exist.
+    pub no_cache: bool,
+    pub reduce: &'a ReduceArgs,
+}
+
 /// Loads the corpus into a temporary collection: chunks (or whole
-/// documents), their vectors (embedded, or from the cache), and a BM25
-/// index with `analyzer`.
+/// documents), their vectors (embedded, or from the cache, reduced when
+/// asked), and a BM25 index.
 pub(crate) fn eval_collection(
     ctx: &Context,
     data: &BeirDataset,
     dataset: &Path,
     model: LoadedModel,
-    chunker: Option<Chunker>,
-    analyzer: &str,
-    no_cache: bool,
-    reduce: &ReduceArgs,
+    options: CollectionOptions,
 ) -> Result<EvalCollection> {
+    let CollectionOptions {
+        chunker,
+        analyzer,
+        no_cache,
+        reduce,
+    } = options;
     // BEIR / sentence-transformers build the passage as title + " " + text.
     let texts: Vec<String> = data
         .corpus
@@ -333,10 +347,12 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
         &data,
         &args.dataset,
         model,
-        chunker,
-        &args.analyzer,
-        args.no_cache,
-        &args.reduce,
+        CollectionOptions {
+            chunker,
+            analyzer: &args.analyzer,
+            no_cache: args.no_cache,
+            reduce: &args.reduce,
+        },
     )?;
     let (mut registry, dense) = ec.registry()?;
     let mut splade = None;

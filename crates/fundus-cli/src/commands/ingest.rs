@@ -103,16 +103,10 @@ fn fit_pca(
         size: c.size,
         overlap: c.overlap,
     });
-    let mut docs = Vec::new();
-    let mut reader = JsonlDocuments::open(&args.input)?;
-    while let Some(item) = reader.next() {
-        if let Ok(doc) = item {
-            docs.push(doc);
-            if docs.len() == PCA_FIT_DOCS {
-                break;
-            }
-        }
-    }
+    let docs: Vec<Document> = JsonlDocuments::open(&args.input)?
+        .flatten()
+        .take(PCA_FIT_DOCS)
+        .collect();
     let points = document_points(&docs, model.encoder.as_ref(), chunker.as_ref())?;
     let texts: Vec<&str> = points.iter().map(|p| p.text.as_str()).collect();
     let pb = progress::bar(texts.len() as u64, "pca fit", ctx.quiet);

@@ -17,8 +17,9 @@ use fundus_eval::{evaluate, Qrels, Run};
 use fundus_models::registry::DEFAULT_MODEL;
 use fundus_search::{fuse, Fusion, Normalization, Pipeline, Query, Runner};
 
-use crate::commands::eval::{eval_collection, EvalCollection};
+use crate::commands::eval::{eval_collection, CollectionOptions, EvalCollection};
 use crate::context::{Context, PrefixArgs};
+use crate::create_args::ReduceArgs;
 
 #[derive(Subcommand)]
 pub enum TuneCommand {
@@ -159,10 +160,12 @@ fn fusion(ctx: &Context, args: &FusionArgs) -> Result<()> {
         &train,
         &args.dataset,
         model,
-        None,
-        &args.analyzer,
-        false,
-        &crate::create_args::ReduceArgs::default(),
+        CollectionOptions {
+            chunker: None,
+            analyzer: &args.analyzer,
+            no_cache: false,
+            reduce: &ReduceArgs::default(),
+        },
     )?;
     ctx.say(&format!(
         "retrieving {} + {} queries with dense({d}) and bm25({d})",
