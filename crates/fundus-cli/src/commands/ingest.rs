@@ -99,10 +99,7 @@ fn fit_pca(
     chunking: Option<ChunkingInfo>,
     dims: usize,
 ) -> Result<Reduction> {
-    let chunker = chunking.map(|c| Chunker {
-        size: c.size,
-        overlap: c.overlap,
-    });
+    let chunker = chunker_of(chunking);
     let docs: Vec<Document> = JsonlDocuments::open(&args.input)?
         .flatten()
         .take(PCA_FIT_DOCS)
@@ -139,10 +136,16 @@ fn ingest_into(
     model.encoder.set_batch_size(args.batch_size);
     let encoder = model.encoder.as_ref();
     let reduction = collection.config().reduction.clone();
-    let chunker = chunking.map(|c| Chunker {
-        size: c.size,
-        overlap: c.overlap,
-    });
+    let chunker = chunker_of(chunking);
+    let commit_round = |docs: &[Document], collection: &mut Collection| {
+        commit(
+            docs,
+            encoder,
+            chunker.as_ref(),
+            reduction.as_ref(),
+            collection,
+        )
+    };
     let mut reader = JsonlDocuments::open(&args.input)?;
     let pb = progress::bar(total as u64, "ingest", ctx.quiet);
     let mut skipped = Vec::new();
@@ -182,26 +185,14 @@ fn ingest_into(
         }
         pending.push(doc);
         if pending.len() == DOCS_PER_COMMIT {
-            let (c, r) = commit(
-                &pending,
-                encoder,
-                chunker.as_ref(),
-                reduction.as_ref(),
-                collection,
-            )?;
+            let (c, r) = commit_round(&pending, collection)?;
             (chunks, replaced) = (chunks + c, replaced + r);
             docs += pending.len();
             pb.inc(pending.len() as u64);
             pending.clear();
         }
     }
-    let (c, r) = commit(
-        &pending,
-        encoder,
-        chunker.as_ref(),
-        reduction.as_ref(),
-        collection,
-    )?;
+    let (c, r) = commit_round(&pending, collection)?;
     (chunks, replaced) = (chunks + c, replaced + r);
     docs += pending.len();
     // Fold the log into a segment so the next open reads one file.
@@ -282,6 +273,13 @@ fn document_points(
         }));
     }
     Ok(points)
+}
+
+fn chunker_of(chunking: Option<ChunkingInfo>) -> Option<Chunker> {
+    chunking.map(|c| Chunker {
+        size: c.size,
+        overlap: c.overlap,
+    })
 }
 
 fn skip_hint(args: &IngestArgs) -> &'static str {
