@@ -139,6 +139,11 @@ fn output_dir(ctx: &Context, args: &EvalArgs, model: &ModelInfo) -> Result<PathB
         let h = Sha256::digest(pipeline.as_bytes());
         format!("pipeline-{:x}", h).chars().take(17).collect()
     };
+    // Reduced runs get their own folder too.
+    let tag = match args.reduce.dims {
+        Some(d) => format!("{tag}-{:?}{d}", args.reduce.reduction).to_lowercase(),
+        None => tag,
+    };
     let dir = args.output.clone().unwrap_or_else(|| {
         ctx.data.root().join("eval").join(format!(
             "{}-{}-{}-{tag}",
