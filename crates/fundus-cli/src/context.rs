@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 
 use fundus_models::registry::{self, ModelCache};
-use fundus_models::BiEncoder;
+use fundus_models::{BiEncoder, Embedder, Ensemble, EnsembleSpec, ModelIdentity};
 use fundus_store::{DataDir, ModelInfo};
 
 pub struct Context {
@@ -31,8 +31,50 @@ impl Context {
         }
     }
 
-    /// Loads a model by known name (pulled on first use) or folder path.
-    pub fn load_model(&self, name_or_path: &str) -> Result<LoadedModel> {
+    /// Loads a model by known name (pulled on first use), folder path, or
+    /// ensemble spec (`a+b`, see [`fundus_models::ensemble`]).
+    pub fn load_model(&self, spec: &str) -> Result<LoadedModel> {
+        let ensemble = if std::path::Path::new(spec).exists() {
+            None
+        } else {
+            EnsembleSpec::parse(spec)?
+        };
+        let Some(ensemble) = ensemble else {
+            return self.load_single(spec);
+        };
+        let mut members: Vec<(Box<dyn Embedder>, f32)> = Vec::new();
+        let mut sources = Vec::new();
+        for (name, weight) in &ensemble.members {
+            let m = self.load_single(name)?;
+            sources.push((m.info.source.clone(), *weight));
+            members.push((m.encoder, *weight));
+        }
+        let encoder = Ensemble::new(members, ensemble.combine)?;
+        let id = encoder.identity()?;
+        // The source lists the members' sources, so an append can load
+        // the same ensemble again.
+        let source = EnsembleSpec {
+            combine: ensemble.combine,
+            members: sources,
+        }
+        .to_string();
+        let info = ModelInfo {
+            name: id.name,
+            source,
+            sha256: id.fingerprint,
+            dim: encoder.dim(),
+            max_seq_length: encoder.max_seq_length(),
+            query_prefix: None,
+            passage_prefix: None,
+        };
+        Ok(LoadedModel {
+            encoder: Box::new(encoder),
+            info,
+        })
+    }
+
+    /// Loads one bi-encoder by known name or folder path.
+    fn load_single(&self, name_or_path: &str) -> Result<LoadedModel> {
         if let Some(m) = registry::known(name_or_path) {
             if m.kind != registry::ModelKind::BiEncoder {
                 anyhow::bail!(
@@ -47,7 +89,7 @@ impl Context {
             .models
             .resolve(name_or_path, &|m| self.say(m))
             .with_context(|| format!("cannot provide model {name_or_path:?}"))?;
-        let encoder = BiEncoder::load(&dir)
+        let mut encoder = BiEncoder::load(&dir)
             .with_context(|| format!("cannot load model from {}", dir.display()))?;
         // A pulled model's weights were verified against the pinned hash;
         // any other folder is hashed (a few hundred ms for 90 MB).
@@ -70,6 +112,10 @@ impl Context {
                 .to_string_lossy()
                 .into_owned()
         };
+        encoder.set_identity(ModelIdentity {
+            name: name.clone(),
+            fingerprint: sha256.clone(),
+        });
         let info = ModelInfo {
             name,
             source,
@@ -79,12 +125,15 @@ impl Context {
             query_prefix: encoder.prompts().query.clone(),
             passage_prefix: encoder.prompts().passage.clone(),
         };
-        Ok(LoadedModel { encoder, info })
+        Ok(LoadedModel {
+            encoder: Box::new(encoder),
+            info,
+        })
     }
 }
 
 pub struct LoadedModel {
-    pub encoder: BiEncoder,
+    pub encoder: Box<dyn Embedder>,
     pub info: ModelInfo,
 }
 
@@ -104,7 +153,7 @@ pub struct PrefixArgs {
 
 impl LoadedModel {
     /// Applies prefixes given on the command line.
-    pub fn apply_prefixes(&mut self, args: &PrefixArgs) {
+    pub fn apply_prefixes(&mut self, args: &PrefixArgs) -> Result<()> {
         let pick = |given: &Option<String>, current: &Option<String>| match given {
             Some(p) if p.is_empty() => None,
             Some(p) => Some(p.clone()),
@@ -113,14 +162,20 @@ impl LoadedModel {
         self.set_prefixes(
             pick(&args.query_prefix, &self.info.query_prefix),
             pick(&args.passage_prefix, &self.info.passage_prefix),
-        );
+        )
     }
 
     /// Uses exactly these prefixes (a collection's, at search time).
-    pub fn set_prefixes(&mut self, query: Option<String>, passage: Option<String>) {
-        self.info.query_prefix = query.clone();
-        self.info.passage_prefix = passage.clone();
-        self.encoder
-            .set_prompts(fundus_models::folder::Prompts { query, passage });
+    pub fn set_prefixes(&mut self, query: Option<String>, passage: Option<String>) -> Result<()> {
+        if self.info.query_prefix == query && self.info.passage_prefix == passage {
+            return Ok(());
+        }
+        self.encoder.set_prompts(fundus_models::folder::Prompts {
+            query: query.clone(),
+            passage: passage.clone(),
+        })?;
+        self.info.query_prefix = query;
+        self.info.passage_prefix = passage;
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 
-use fundus_core::Metric;
+use fundus_core::{Metric, Reduction};
 use fundus_index::{HnswParams, Quantization};
 use fundus_models::registry::DEFAULT_MODEL;
 use fundus_models::{Chunker, InputKind};
@@ -43,6 +43,50 @@ pub struct CreateArgs {
         help_heading = "Index (fixed when the collection is created)"
     )]
     pub analyzer: String,
+    #[command(flatten)]
+    pub reduce: ReduceArgs,
+}
+
+/// `--dims` / `--reduction`: store shorter vectors than the model makes.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Dimension reduction")]
+pub struct ReduceArgs {
+    /// Store vectors reduced to this many dimensions; queries are reduced
+    /// the same way (the reduction is saved with the collection).
+    #[arg(long)]
+    pub dims: Option<usize>,
+    /// How --dims reduces: pca (fitted on the corpus' vectors, mean-centered)
+    /// or truncate (the first dims, for Matryoshka-trained models); both
+    /// re-normalize.
+    #[arg(long, value_enum, default_value_t = ReductionArg::Pca)]
+    pub reduction: ReductionArg,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReductionArg {
+    /// Principal components of the corpus' vectors.
+    #[default]
+    Pca,
+    /// The first dimensions.
+    Truncate,
+}
+
+impl ReduceArgs {
+    /// The reduction when it needs no data (truncation); PCA is fitted by
+    /// the caller, who has the corpus ([`ReduceArgs::pca_dims`]).
+    pub fn fixed(&self, model_dim: usize) -> Result<Option<Reduction>> {
+        let Some(dims) = self.dims else {
+            return Ok(None);
+        };
+        // Checks the dimensions for PCA too.
+        let truncate = Reduction::truncate(model_dim, dims)?;
+        Ok((self.reduction == ReductionArg::Truncate).then_some(truncate))
+    }
+
+    /// Dimensions of a PCA to fit on the corpus, if one was asked for.
+    pub fn pca_dims(&self) -> Option<usize> {
+        self.dims.filter(|_| self.reduction == ReductionArg::Pca)
+    }
 }
 
 /// How the collection indexes its vectors (fixed at creation).
@@ -115,7 +159,7 @@ impl CreateArgs {
     pub fn build(&self, ctx: &Context, name: &str) -> Result<(LoadedModel, CollectionConfig)> {
         let index = self.index.config()?;
         let mut model = ctx.load_model(self.model.as_deref().unwrap_or(DEFAULT_MODEL))?;
-        model.apply_prefixes(&self.prefixes);
+        model.apply_prefixes(&self.prefixes)?;
         let chunking = if self.no_chunking {
             None
         } else {
@@ -133,6 +177,9 @@ impl CreateArgs {
         let mut config =
             CollectionConfig::new(name, model.info.clone(), self.metric).with_index(index);
         config.chunking = chunking;
+        if let Some(r) = self.reduce.fixed(model.info.dim)? {
+            config = config.with_reduction(r);
+        }
         if self.analyzer != "none" {
             let text = TextIndexConfig {
                 analyzer: self.analyzer.clone(),
@@ -148,7 +195,7 @@ impl CreateArgs {
 /// Tokens left for text in one window: the model's window minus the
 /// special tokens and the passage prefix.
 fn chunk_window(model: &LoadedModel) -> usize {
-    let enc = &model.encoder;
+    let enc = model.encoder.as_ref();
     let prefix = enc
         .prefix(InputKind::Passage)
         .and_then(|p| enc.tokenizer().token_offsets(p).ok())

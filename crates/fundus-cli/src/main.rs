@@ -58,6 +58,8 @@ enum Command {
     Collection(commands::collection::CollectionCommand),
     /// Measure retrieval quality on a BEIR dataset (or STS correlation).
     Eval(commands::eval::EvalArgs),
+    /// Compare embedding models on a BEIR dataset: quality, speed, memory.
+    CompareModels(commands::compare::CompareArgs),
     /// Tune retrieval settings on a dataset's training split.
     #[command(subcommand)]
     Tune(commands::tune::TuneCommand),
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Search(a) => commands::search::run(&ctx, a),
         Command::Collection(c) => commands::collection::run(&ctx, c),
         Command::Eval(a) => commands::eval::run(&ctx, a),
+        Command::CompareModels(a) => commands::compare::run(&ctx, a),
         Command::Tune(c) => commands::tune::run(&ctx, c),
         Command::Analyze(c) => commands::analyze::run(&ctx, c),
     };

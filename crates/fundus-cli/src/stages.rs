@@ -6,13 +6,18 @@
 //!
 //! The dense stage embeds each query once, even when the pipeline uses it
 //! twice (retrieve, then re-rank), and keeps the time it spent embedding
-//! apart, so `fundus search` can report the embedding / search split.
+//! apart, so `fundus search` can report the embedding / search split. A
+//! collection of reduced vectors (`--dims`) gets its queries reduced the
+//! same way; the `full` stage (built by `fundus eval --dims`, which keeps
+//! the corpus' full vectors in memory) re-ranks the short vectors'
+//! candidates with the full ones: the two-stage search.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use fundus_models::{BiEncoder, InputKind, SpladeEncoder};
+use fundus_core::{distance, Reduction};
+use fundus_models::{Embedder, InputKind, SpladeEncoder};
 use fundus_search::{Query, Rescorer, Retriever, Stage, StageError, StageRegistry};
 use fundus_sparse::SparseVectorIndex;
 use fundus_store::{Collection, SearchOptions};
@@ -20,7 +25,9 @@ use fundus_store::{Collection, SearchOptions};
 /// Bi-encoder retrieval and re-ranking.
 pub struct DenseStage {
     collection: Arc<Collection>,
-    encoder: Arc<BiEncoder>,
+    encoder: Arc<dyn Embedder>,
+    /// The collection's reduction, applied to each query vector.
+    reduction: Option<Reduction>,
     options: SearchOptions,
     vectors: Mutex<HashMap<String, Arc<Vec<f32>>>>,
     embedding: Mutex<Duration>,
@@ -29,10 +36,11 @@ pub struct DenseStage {
 impl DenseStage {
     pub fn new(
         collection: Arc<Collection>,
-        encoder: Arc<BiEncoder>,
+        encoder: Arc<dyn Embedder>,
         options: SearchOptions,
     ) -> Self {
         DenseStage {
+            reduction: collection.config().reduction.clone(),
             collection,
             encoder,
             options,
@@ -49,8 +57,9 @@ impl DenseStage {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Embeds the queries not embedded yet, in one batch.
-    fn embed(&self, queries: &[&str]) -> Result<Vec<Arc<Vec<f32>>>, StageError> {
+    /// The queries' full (unreduced) vectors; embeds those not embedded
+    /// yet, in one batch.
+    pub fn embed(&self, queries: &[&str]) -> Result<Vec<Arc<Vec<f32>>>, StageError> {
         let mut cache = self.vectors.lock().unwrap_or_else(PoisonError::into_inner);
         let mut missing: Vec<&str> = queries
             .iter()
@@ -74,6 +83,17 @@ impl DenseStage {
             }
         }
         Ok(queries.iter().map(|q| Arc::clone(&cache[*q])).collect())
+    }
+
+    /// A full query vector as the collection stores vectors.
+    fn stored_form<'a>(&self, full: &'a [f32]) -> Result<std::borrow::Cow<'a, [f32]>, StageError> {
+        match &self.reduction {
+            None => Ok(std::borrow::Cow::Borrowed(full)),
+            Some(r) => r
+                .apply(full)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| StageError::with_source("reducing the query vector failed", e)),
+        }
     }
 }
 
@@ -102,6 +122,7 @@ impl Retriever for DenseStage {
             .iter()
             .zip(vectors)
             .map(|(q, v)| {
+                let v = self.stored_form(&v)?;
                 let hits = self
                     .collection
                     .search_with(&v, k, q.filter.as_ref(), &self.options)
@@ -120,7 +141,7 @@ impl Rescorer for DenseStage {
     ) -> Result<Vec<(String, f32)>, StageError> {
         let v = self.embed(&[query.text.as_str()])?;
         self.collection
-            .score_documents(&v[0], candidates)
+            .score_documents(&self.stored_form(&v[0])?, candidates)
             .map_err(|e| StageError::with_source("scoring candidates failed", e))
     }
 
@@ -164,7 +185,7 @@ impl Retriever for Bm25Stage {
 /// text index. Returns the dense stage too, for its embedding time.
 pub fn registry(
     collection: &Arc<Collection>,
-    encoder: &Arc<BiEncoder>,
+    encoder: &Arc<dyn Embedder>,
     options: SearchOptions,
 ) -> anyhow::Result<(StageRegistry, Arc<DenseStage>)> {
     let mut registry = StageRegistry::new();
@@ -180,6 +201,48 @@ pub fn registry(
         }))?;
     }
     Ok((registry, dense))
+}
+
+/// Re-ranks candidates by the full-dimension vectors of their chunks
+/// (best chunk per document), with the query vectors of the dense stage:
+/// the second stage after a search over reduced vectors.
+pub struct FullVectorStage {
+    dense: Arc<DenseStage>,
+    /// Each document's chunk vectors, full length.
+    vectors: HashMap<String, Vec<Vec<f32>>>,
+}
+
+impl FullVectorStage {
+    pub fn new(dense: Arc<DenseStage>, vectors: HashMap<String, Vec<Vec<f32>>>) -> Self {
+        FullVectorStage { dense, vectors }
+    }
+}
+
+impl Stage for FullVectorStage {
+    fn name(&self) -> &str {
+        "full"
+    }
+}
+
+impl Rescorer for FullVectorStage {
+    fn rescore(
+        &self,
+        query: &Query,
+        candidates: &[String],
+    ) -> Result<Vec<(String, f32)>, StageError> {
+        let q = self.dense.embed(&[query.text.as_str()])?;
+        Ok(candidates
+            .iter()
+            .filter_map(|id| {
+                let chunks = self.vectors.get(id)?;
+                let best = chunks
+                    .iter()
+                    .map(|v| distance::dot(&q[0], v))
+                    .fold(f32::NEG_INFINITY, f32::max);
+                Some((id.clone(), best))
+            })
+            .collect())
+    }
 }
 
 /// SPLADE: learned sparse vectors, searched by dot product over an

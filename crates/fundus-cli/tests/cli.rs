@@ -697,28 +697,8 @@ fn a_query_embedded_by_another_model_is_refused() {
         .success();
     // A copy of the model with one weight changed: same architecture and
     // dimension, different weights.
-    let home = std::env::var_os("FUNDUS_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/fundus"))
-        })
-        .unwrap();
-    let original = home.join("models/all-minilm-l6-v2");
     let copy = f.data.path().join("other-model");
-    std::fs::create_dir(&copy).unwrap();
-    for e in std::fs::read_dir(&original).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            let sub = copy.join(e.file_name());
-            std::fs::create_dir(&sub).unwrap();
-            for g in std::fs::read_dir(e.path()).unwrap() {
-                let g = g.unwrap();
-                std::fs::copy(g.path(), sub.join(g.file_name())).unwrap();
-            }
-        } else {
-            std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
-        }
-    }
+    common::copy_model(&common::minilm_folder(), &copy);
     let weights = copy.join("model.safetensors");
     let mut bytes = std::fs::read(&weights).unwrap();
     let last = bytes.len() - 1;
@@ -826,4 +806,143 @@ fn pipelines_explain_and_bad_pipelines_are_named() {
         "{}",
         err.stderr
     );
+}
+
+#[test]
+fn compare_models_reports_quality_speed_and_memory_as_json() {
+    let f = Fundus::new();
+    let cls = common::minilm_cls(f.data.path());
+    let ensemble = format!("all-minilm-l6-v2+{}", cls.display());
+    let json_path = f.data.path().join("compare.json");
+    let dataset = repo().join("examples/products");
+    let out = f
+        .run(&[
+            "compare-models",
+            "--dataset",
+            dataset.to_str().unwrap(),
+            "--models",
+            &format!("all-minilm-l6-v2,{ensemble}"),
+            "--output",
+            json_path.to_str().unwrap(),
+        ])
+        .success();
+    assert!(
+        out.stdout.contains("nDCG@10") && out.stdout.contains("all-minilm-l6-v2+minilm-cls"),
+        "{}",
+        out.stdout
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(v["dataset"], "products");
+    let docs = v["documents"].as_u64().unwrap();
+    assert_eq!(docs, 145);
+    let rows = v["models"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, dim) in rows.iter().zip([384u64, 768]) {
+        let num = |k: &str| {
+            row[k]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{k} missing in {row}"))
+        };
+        assert_eq!(row["dim"].as_u64(), Some(dim), "{row}");
+        for k in ["ndcg_at_10", "mrr_at_10", "recall_at_100"] {
+            assert!(num(k) > 0.5 && num(k) <= 1.0, "{k} = {} in {row}", num(k));
+        }
+        assert!(num("docs_per_second") > 0.0, "{row}");
+        assert!(num("query_ms_mean") > 0.0 && num("query_ms_p95") >= num("query_ms_mean") * 0.5);
+        // Index: one f32 vector per chunk.
+        assert_eq!(
+            num("index_bytes") as u64,
+            row["chunks"].as_u64().unwrap() * dim * 4,
+            "{row}"
+        );
+        assert_eq!(row["sha256"].as_str().unwrap().len(), 64);
+    }
+    // all-MiniLM-L6-v2 is 90.9 MB of f32 weights; the ensemble holds it twice.
+    let bytes: Vec<f64> = rows
+        .iter()
+        .map(|r| r["model_bytes"].as_f64().unwrap())
+        .collect();
+    assert!((80e6..100e6).contains(&bytes[0]), "{bytes:?}");
+    assert_eq!(bytes[1], 2.0 * bytes[0]);
+    assert_ne!(rows[0]["sha256"], rows[1]["sha256"]);
+}
+
+#[test]
+fn an_ensemble_with_pca_ingests_appends_and_searches() {
+    let f = Fundus::new();
+    let cls = common::minilm_cls(f.data.path());
+    let ensemble = format!("all-minilm-l6-v2@0.7+{}@0.3", cls.display());
+    let corpus = std::fs::read_to_string(sample()).unwrap();
+    let lines: Vec<&str> = corpus.lines().collect();
+    let first = write(
+        f.data.path(),
+        "first.jsonl",
+        lines[..100].join("\n").as_bytes(),
+    );
+    let rest = write(
+        f.data.path(),
+        "rest.jsonl",
+        lines[100..].join("\n").as_bytes(),
+    );
+    f.run(&[
+        "ingest",
+        "-c",
+        "ens",
+        "-i",
+        first.to_str().unwrap(),
+        "--model",
+        &ensemble,
+        "--dims",
+        "64",
+    ])
+    .success();
+    // Appending loads the ensemble again from the collection's record.
+    f.run(&["ingest", "-c", "ens", "-i", rest.to_str().unwrap()])
+        .success();
+    let info = f.run(&["collection", "info", "ens"]).success();
+    assert!(
+        info.stdout.contains("64 (pca64 of the model's 768)")
+            && info.stdout.contains("all-minilm-l6-v2@0.7+minilm-cls@0.3"),
+        "{}",
+        info.stdout
+    );
+    assert!(
+        info.stdout
+            .contains(&format!("documents    {}", lines.len())),
+        "{}",
+        info.stdout
+    );
+    let hits = search_ids(&f, "ens", "DIN 13277 Medikamentenkühlschrank");
+    assert_eq!(hits.len(), 2);
+    // Prefix overrides would apply to every member: refused.
+    let err = f
+        .run(&[
+            "ingest",
+            "-c",
+            "other",
+            "-i",
+            first.to_str().unwrap(),
+            "--model",
+            &ensemble,
+            "--query-prefix",
+            "query: ",
+        ])
+        .failure();
+    assert!(err.stderr.contains("each member"), "{}", err.stderr);
+    // Truncation needs no fit; dimensions beyond the model's are refused.
+    let err = f
+        .run(&[
+            "ingest",
+            "-c",
+            "big",
+            "-i",
+            first.to_str().unwrap(),
+            "--dims",
+            "500",
+            "--reduction",
+            "truncate",
+        ])
+        .failure();
+    assert!(err.stderr.contains("between 1 and 384"), "{}", err.stderr);
 }

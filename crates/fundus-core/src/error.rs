@@ -10,4 +10,6 @@ pub enum CoreError {
     WrongVectorDimension { expected: usize, received: usize },
     #[error("vector component {index} is not finite ({value})")]
     NonFiniteComponent { index: usize, value: f32 },
+    #[error("dimension reduction: {0}")]
+    Reduction(String),
 }

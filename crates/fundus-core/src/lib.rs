@@ -24,6 +24,7 @@ pub mod error;
 pub mod filter;
 pub mod hit;
 pub mod metric;
+pub mod reduction;
 pub mod simd;
 pub mod topk;
 
@@ -33,4 +34,5 @@ pub use error::CoreError;
 pub use filter::Filter;
 pub use hit::Hit;
 pub use metric::Metric;
+pub use reduction::Reduction;
 pub use topk::TopK;

@@ -1,12 +1,14 @@
 //! The bi-encoder: texts in, one normalized vector per text out.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use fundus_core::distance;
 
 use crate::bert::Bert;
+use crate::embedder::ModelIdentity;
 use crate::error::ModelError;
 use crate::folder::{ModelFolder, Prompts};
 use crate::tokenize::TextTokenizer;
@@ -29,6 +31,9 @@ pub struct BiEncoder {
     tokenizer: TextTokenizer,
     prompts: Prompts,
     batch_size: usize,
+    /// Name and fingerprint, set by the caller or worked out on first use
+    /// (see [`crate::Embedder::identity`]).
+    pub(crate) identity: OnceLock<ModelIdentity>,
 }
 
 impl BiEncoder {
@@ -50,6 +55,7 @@ impl BiEncoder {
             bert,
             tokenizer,
             batch_size: DEFAULT_BATCH_SIZE,
+            identity: OnceLock::new(),
         })
     }
 

@@ -41,6 +41,8 @@ pub enum ModelError {
     UnknownModel { name: String, known: String },
     #[error("pulling {name} failed: {reason}")]
     Pull { name: String, reason: String },
+    #[error("model ensemble {spec:?}: {reason}")]
+    Ensemble { spec: String, reason: String },
     #[error("checksum mismatch for {path}: expected sha256 {expected}, got {actual}")]
     Checksum {
         path: PathBuf,

@@ -11,6 +11,8 @@
 //! * [`bert`] is the transformer forward pass, on the kernels in [`ops`],
 //! * [`pooling`] turns token states into one vector,
 //! * [`bi_encoder`] strings them together with length-sorted batching,
+//! * [`embedder`] is what callers need from any text-to-vector model (the
+//!   [`Embedder`] trait), [`ensemble`] combines several into one,
 //! * [`chunker`] splits long documents into token windows,
 //! * [`splade`] turns a BERT masked-language-model head into sparse
 //!   vectors over the vocabulary (SPLADE).
@@ -18,6 +20,8 @@
 pub mod bert;
 pub mod bi_encoder;
 pub mod chunker;
+pub mod embedder;
+pub mod ensemble;
 pub mod error;
 pub mod folder;
 pub mod ops;
@@ -28,6 +32,8 @@ pub mod tokenize;
 
 pub use bi_encoder::{BiEncoder, InputKind};
 pub use chunker::Chunker;
+pub use embedder::{Embedder, ModelIdentity};
+pub use ensemble::{Combine, Ensemble, EnsembleSpec};
 pub use error::ModelError;
 pub use folder::ModelFolder;
 pub use pooling::Pooling;

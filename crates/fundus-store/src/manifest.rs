@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use fundus_core::Metric;
+use fundus_core::{Metric, Reduction};
 
 use crate::error::StoreError;
 use crate::text_index::TextIndexConfig;
@@ -71,6 +71,12 @@ pub struct CollectionConfig {
     /// BM25 over the documents' text; `None`: no lexical search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_index: Option<TextIndexConfig>,
+    /// The model's vectors are reduced to `dim` by this before they are
+    /// stored, and queries must be reduced the same way. A PCA projection
+    /// is stored here in full (`dim x model.dim` floats, about 1 MB of JSON
+    /// for 384 -> 256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduction: Option<Reduction>,
 }
 
 impl CollectionConfig {
@@ -83,7 +89,16 @@ impl CollectionConfig {
             chunking: None,
             index: IndexConfig::default(),
             text_index: None,
+            reduction: None,
         }
+    }
+
+    /// The same config storing vectors reduced by `reduction` (its output
+    /// dimension becomes the collection's).
+    pub fn with_reduction(mut self, reduction: Reduction) -> Self {
+        self.dim = reduction.dims();
+        self.reduction = Some(reduction);
+        self
     }
 
     /// The same config with a BM25 index over the documents' text.

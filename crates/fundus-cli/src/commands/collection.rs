@@ -130,6 +130,12 @@ and a collection an alias points to cannot be deleted."
 pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
     match cmd {
         CollectionCommand::Create { name, create } => {
+            if create.reduce.pca_dims().is_some() {
+                anyhow::bail!(
+                    "--reduction pca is fitted on the corpus: create the collection with \
+                     `fundus ingest --dims N`, or use --reduction truncate"
+                );
+            }
             let (_, config) = create.build(ctx, &name)?;
             let c = ctx.data.create(config)?;
             let cfg = c.config();
@@ -169,7 +175,15 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
             println!("path         {}", c.dir().display());
             println!("model        {} ({})", cfg.model.name, cfg.model.source);
             println!("  sha256     {}", cfg.model.sha256);
-            println!("dimension    {}", cfg.dim);
+            match &cfg.reduction {
+                Some(r) => println!(
+                    "dimension    {} ({} of the model's {})",
+                    cfg.dim,
+                    r.label(),
+                    cfg.model.dim
+                ),
+                None => println!("dimension    {}", cfg.dim),
+            }
             println!("metric       {}", cfg.metric);
             println!("max tokens   {}", cfg.model.max_seq_length);
             match cfg.chunking {

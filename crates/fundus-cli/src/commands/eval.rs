@@ -10,13 +10,14 @@ use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use fundus_core::{Chunk, Metric};
+use fundus_core::{Chunk, Metric, Reduction};
 use fundus_eval::beir::BeirDataset;
 use fundus_eval::{evaluate, Run};
 use fundus_models::registry::DEFAULT_MODEL;
-use fundus_models::{BiEncoder, Chunker, InputKind, SpladeEncoder};
+use fundus_models::{Chunker, Embedder, InputKind, SpladeEncoder};
 use fundus_search::{Pipeline, Query, Runner, StageRegistry};
 use fundus_sparse::SparseVectorIndex;
 use fundus_store::{
@@ -25,8 +26,9 @@ use fundus_store::{
 };
 
 use crate::context::{Context, LoadedModel, PrefixArgs};
+use crate::create_args::ReduceArgs;
 use crate::progress;
-use crate::stages::{self, DenseStage, SpladeStage};
+use crate::stages::{self, DenseStage, FullVectorStage, SpladeStage};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Task {
@@ -42,7 +44,11 @@ fundus eval --dataset ../shared/data/scifact\n  \
 fundus eval --dataset ../shared/data/cranfield --split test_graded_inverted --k 10,100\n  \
 fundus eval --task sts --dataset ../shared/data/stsb\n\n\
   fundus eval --dataset ../shared/data/scifact --pipeline bm25\n  \
-fundus eval --dataset ../shared/data/xquad_de --pipeline hybrid --analyzer german\n\n\
+fundus eval --dataset ../shared/data/xquad_de --pipeline hybrid --analyzer german\n  \
+fundus eval --dataset ../shared/data/scifact --dims 128 --reduction pca\n  \
+fundus eval --dataset ../shared/data/scifact --dims 128 --pipeline \"dense(100) -> full(10)\"\n\n\
+With --dims the collection stores reduced vectors; the `full` stage re-ranks candidates \
+with the corpus' full vectors, which the evaluation keeps in memory (two-stage search).\n\n\
 Metrics follow pytrec_eval (as BEIR and MTEB use it): graded nDCG, ties broken by \
 document id, judged queries absent from the run not averaged. Corpus vectors are \
 cached per model and dataset, so a second run only embeds the queries. The corpus \
@@ -96,6 +102,8 @@ pub struct EvalArgs {
     /// Cranfield).
     #[arg(long)]
     pub keep_identical_ids: bool,
+    #[command(flatten)]
+    pub reduce: ReduceArgs,
 }
 
 pub fn run(ctx: &Context, args: EvalArgs) -> Result<()> {
@@ -104,14 +112,14 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<()> {
     }
     let mut model = ctx.load_model(&args.model)?;
     model.encoder.set_batch_size(args.batch_size);
-    model.apply_prefixes(&args.prefixes);
+    model.apply_prefixes(&args.prefixes)?;
     match args.task {
         Task::Retrieval => retrieval(ctx, &args, model),
         Task::Sts => sts(ctx, &args, &model),
     }
 }
 
-fn dataset_name(dir: &Path) -> String {
+pub(crate) fn dataset_name(dir: &Path) -> String {
     fs::canonicalize(dir)
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -130,6 +138,11 @@ fn output_dir(ctx: &Context, args: &EvalArgs, model: &ModelInfo) -> Result<PathB
     } else {
         let h = Sha256::digest(pipeline.as_bytes());
         format!("pipeline-{:x}", h).chars().take(17).collect()
+    };
+    // Reduced runs get their own folder too.
+    let tag = match args.reduce.dims {
+        Some(d) => format!("{tag}-{:?}{d}", args.reduce.reduction).to_lowercase(),
+        None => tag,
     };
     let dir = args.output.clone().unwrap_or_else(|| {
         ctx.data.root().join("eval").join(format!(
@@ -154,34 +167,64 @@ struct CachedCorpus {
 /// A BEIR corpus in a temporary collection: chunks, cached vectors, BM25.
 pub(crate) struct EvalCollection {
     pub collection: Arc<Collection>,
-    pub encoder: Arc<BiEncoder>,
+    pub encoder: Arc<dyn Embedder>,
+    /// Seconds spent embedding the corpus (`None`: read from the cache).
+    pub embed_seconds: Option<f64>,
+    /// Chunks embedded.
+    pub chunks: usize,
+    /// With a reduction: every document's full chunk vectors, for the
+    /// `full` stage.
+    full_vectors: Option<HashMap<String, Vec<Vec<f32>>>>,
     /// Holds the collection's files until the evaluation ends.
     _dir: tempfile::TempDir,
 }
 
 impl EvalCollection {
     /// Stages over the collection; vector search is exact, as BEIR's is.
+    /// A collection of reduced vectors also gets the `full` stage.
     pub(crate) fn registry(&self) -> Result<(StageRegistry, Arc<DenseStage>)> {
         let exact = SearchOptions {
             exact: true,
             ..SearchOptions::default()
         };
-        stages::registry(&self.collection, &self.encoder, exact)
+        let (mut registry, dense) = stages::registry(&self.collection, &self.encoder, exact)?;
+        if let Some(full) = &self.full_vectors {
+            registry.add_rescorer(Arc::new(FullVectorStage::new(
+                Arc::clone(&dense),
+                full.clone(),
+            )))?;
+        }
+        Ok((registry, dense))
     }
 }
 
+/// How [`eval_collection`] builds the collection.
+pub(crate) struct CollectionOptions<'a> {
+    /// Chunks instead of whole (truncated) documents.
+    pub chunker: Option<Chunker>,
+    /// Analyzer of the BM25 index.
+    pub analyzer: &'a str,
+    /// Embed the corpus even when cached vectors exist.
+    pub no_cache: bool,
+    pub reduce: &'a ReduceArgs,
+}
+
 /// Loads the corpus into a temporary collection: chunks (or whole
-/// documents), their vectors (embedded, or from the cache), and a BM25
-/// index with `analyzer`.
+/// documents), their vectors (embedded, or from the cache, reduced when
+/// asked), and a BM25 index.
 pub(crate) fn eval_collection(
     ctx: &Context,
     data: &BeirDataset,
     dataset: &Path,
     model: LoadedModel,
-    chunker: Option<Chunker>,
-    analyzer: &str,
-    no_cache: bool,
+    options: CollectionOptions,
 ) -> Result<EvalCollection> {
+    let CollectionOptions {
+        chunker,
+        analyzer,
+        no_cache,
+        reduce,
+    } = options;
     // BEIR / sentence-transformers build the passage as title + " " + text.
     let texts: Vec<String> = data
         .corpus
@@ -212,30 +255,71 @@ pub(crate) fn eval_collection(
             });
         }
     }
-    let vectors = corpus_vectors(ctx, &model, data, &texts, chunker, &points, no_cache)?;
+    let embedded = corpus_vectors(ctx, &model, data, &texts, chunker, &points, no_cache)?;
+    let dim = model.encoder.dim();
+    let reduction = match (reduce.fixed(dim)?, reduce.pca_dims()) {
+        (Some(r), _) => Some(r),
+        (None, Some(dims)) => {
+            let r = Reduction::fit_pca(&embedded.vectors, dim, dims)?;
+            if let Reduction::Pca { explained, .. } = &r {
+                ctx.say(&format!(
+                    "PCA {dim} -> {dims} fitted on {} chunks: {:.1}% of the variance kept",
+                    points.len(),
+                    explained * 100.0
+                ));
+            }
+            Some(r)
+        }
+        (None, None) => None,
+    };
+    let mut full_vectors = None;
+    let vectors: Vec<Vec<f32>> = match &reduction {
+        None => embedded
+            .vectors
+            .chunks_exact(dim)
+            .map(<[f32]>::to_vec)
+            .collect(),
+        Some(r) => {
+            let mut full: HashMap<String, Vec<Vec<f32>>> = HashMap::new();
+            for (p, v) in points.iter().zip(embedded.vectors.chunks_exact(dim)) {
+                full.entry(p.doc_id.clone()).or_default().push(v.to_vec());
+            }
+            full_vectors = Some(full);
+            embedded
+                .vectors
+                .chunks_exact(dim)
+                .map(|v| r.apply(v))
+                .collect::<Result<_, _>>()?
+        }
+    };
     let text_index = TextIndexConfig {
         analyzer: analyzer.to_string(),
         ..TextIndexConfig::default()
     };
     text_index.validate()?;
-    let config = CollectionConfig::new(&dataset_name(dataset), model.info.clone(), Metric::Cosine)
-        .with_index(IndexConfig {
-            exact_threshold: usize::MAX,
-            ..IndexConfig::default()
-        })
-        .with_text_index(text_index);
+    let mut config =
+        CollectionConfig::new(&dataset_name(dataset), model.info.clone(), Metric::Cosine)
+            .with_index(IndexConfig {
+                exact_threshold: usize::MAX,
+                ..IndexConfig::default()
+            })
+            .with_text_index(text_index);
+    if let Some(r) = reduction {
+        config = config.with_reduction(r);
+    }
     let dir = tempfile::Builder::new()
         .prefix("fundus-eval-")
         .tempdir_in(std::env::temp_dir())?;
     let mut collection = DataDir::new(dir.path()).create(config)?;
-    let dim = model.encoder.dim();
-    for (ps, vs) in points.chunks(1024).zip(vectors.chunks(1024 * dim)) {
-        let vs: Vec<Vec<f32>> = vs.chunks_exact(dim).map(<[f32]>::to_vec).collect();
-        collection.upsert(ps, &vs)?;
+    for (ps, vs) in points.chunks(1024).zip(vectors.chunks(1024)) {
+        collection.upsert(ps, vs)?;
     }
     Ok(EvalCollection {
         collection: Arc::new(collection),
-        encoder: Arc::new(model.encoder),
+        encoder: Arc::from(model.encoder),
+        embed_seconds: embedded.seconds,
+        chunks: points.len(),
+        full_vectors,
         _dir: dir,
     })
 }
@@ -268,9 +352,12 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
         &data,
         &args.dataset,
         model,
-        chunker,
-        &args.analyzer,
-        args.no_cache,
+        CollectionOptions {
+            chunker,
+            analyzer: &args.analyzer,
+            no_cache: args.no_cache,
+            reduce: &args.reduce,
+        },
     )?;
     let (mut registry, dense) = ec.registry()?;
     let mut splade = None;
@@ -309,6 +396,7 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
         "dataset": dataset_name(&args.dataset),
         "split": args.split,
         "model": info,
+        "reduction": ec.collection.config().reduction.as_ref().map(|r| r.label()),
         "pipeline": pipeline_text,
         "analyzer": args.analyzer,
         "chunking": chunker.map(|c| serde_json::json!({"size": c.size, "overlap": c.overlap})),
@@ -430,6 +518,13 @@ fn print_table(report: &fundus_eval::Report, ks: &[usize]) {
     }
 }
 
+/// Corpus vectors, flat, and the seconds embedding them took.
+struct Embedded {
+    vectors: Vec<f32>,
+    /// `None` when they came from the cache.
+    seconds: Option<f64>,
+}
+
 /// Embeds the corpus, or reads the vectors from the cache when the same
 /// corpus was embedded by the same model with the same settings before.
 fn corpus_vectors(
@@ -440,8 +535,8 @@ fn corpus_vectors(
     chunker: Option<Chunker>,
     points: &[Point],
     no_cache: bool,
-) -> Result<Vec<f32>> {
-    let encoder = &model.encoder;
+) -> Result<Embedded> {
+    let encoder = model.encoder.as_ref();
     let mut h = Sha256::new();
     for (d, t) in data.corpus.iter().zip(texts) {
         h.update(d.id.as_bytes());
@@ -450,13 +545,7 @@ fn corpus_vectors(
         h.update([0]);
     }
     h.update(model.info.sha256.as_bytes());
-    h.update(format!(
-        "|{}|{:?}|{:?}|{:?}",
-        encoder.max_seq_length(),
-        encoder.prefix(InputKind::Passage),
-        chunker,
-        encoder.folder().pooling
-    ));
+    h.update(format!("|{chunker:?}|{}", encoder.settings()));
     let key = format!("{:x}", h.finalize());
     let cache = ctx.data.root().join("eval-cache");
     let meta_path = cache.join(format!("{key}.json"));
@@ -475,11 +564,14 @@ fn corpus_vectors(
                         "using cached corpus vectors {}",
                         vec_path.display()
                     ));
-                    let v = bytes
+                    let vectors = bytes
                         .chunks_exact(4)
                         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                         .collect();
-                    return Ok(v);
+                    return Ok(Embedded {
+                        vectors,
+                        seconds: None,
+                    });
                 }
             }
         }
@@ -515,7 +607,10 @@ fn corpus_vectors(
             doc_ids,
         })?,
     )?;
-    Ok(flat)
+    Ok(Embedded {
+        vectors: flat,
+        seconds: Some(secs),
+    })
 }
 
 fn sts(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> {

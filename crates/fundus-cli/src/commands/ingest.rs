@@ -6,8 +6,9 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use fundus_core::corpus::{count_lines, JsonlDocuments};
+use fundus_core::Reduction;
 use fundus_core::{Chunk, Document};
-use fundus_models::{BiEncoder, Chunker, InputKind};
+use fundus_models::{Chunker, Embedder, InputKind};
 use fundus_store::{ChunkingInfo, Collection, Point, PointWriter};
 
 use crate::context::{Context, LoadedModel};
@@ -58,7 +59,7 @@ pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
     model.set_prefixes(
         built_with.query_prefix.clone(),
         built_with.passage_prefix.clone(),
-    );
+    )?;
     if model.info.sha256 != built_with.sha256 {
         bail!(
             "collection {:?} was built with model {} (sha256 {}); {} is a different model",
@@ -73,11 +74,55 @@ pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
 }
 
 fn create_and_ingest(ctx: &Context, args: &IngestArgs, total: usize) -> Result<()> {
-    let (mut model, config) = args.create.build(ctx, &args.collection)?;
+    let (mut model, mut config) = args.create.build(ctx, &args.collection)?;
+    if let Some(dims) = args.create.reduce.pca_dims() {
+        let r = fit_pca(ctx, args, &model, config.chunking, dims)?;
+        config = config.with_reduction(r);
+    }
     let chunking = config.chunking;
     ctx.say(&format!("creating collection {:?}", args.collection));
     let mut collection = ctx.data.create(config)?;
     ingest_into(ctx, args, &mut model, chunking, &mut collection, total)
+}
+
+/// Documents whose vectors a PCA at ingest is fitted on.
+const PCA_FIT_DOCS: usize = 2_000;
+
+/// Fits the PCA of a new collection on the chunks of the input's first
+/// [`PCA_FIT_DOCS`] documents (embedded here, and again by the ingest:
+/// the fit must exist before the first vector is stored). Lines that do
+/// not parse are left to the ingest to report.
+fn fit_pca(
+    ctx: &Context,
+    args: &IngestArgs,
+    model: &LoadedModel,
+    chunking: Option<ChunkingInfo>,
+    dims: usize,
+) -> Result<Reduction> {
+    let chunker = chunker_of(chunking);
+    let docs: Vec<Document> = JsonlDocuments::open(&args.input)?
+        .flatten()
+        .take(PCA_FIT_DOCS)
+        .collect();
+    let points = document_points(&docs, model.encoder.as_ref(), chunker.as_ref())?;
+    let texts: Vec<&str> = points.iter().map(|p| p.text.as_str()).collect();
+    let pb = progress::bar(texts.len() as u64, "pca fit", ctx.quiet);
+    let vectors = model
+        .encoder
+        .embed_with_progress(&texts, InputKind::Passage, &|n| pb.inc(n as u64))?;
+    pb.finish_and_clear();
+    let flat: Vec<f32> = vectors.into_iter().flatten().collect();
+    let r = Reduction::fit_pca(&flat, model.encoder.dim(), dims)?;
+    if let Reduction::Pca { explained, .. } = &r {
+        ctx.say(&format!(
+            "PCA {} -> {dims} fitted on {} chunks of {} documents: {:.1}% of the variance kept",
+            model.encoder.dim(),
+            points.len(),
+            docs.len(),
+            explained * 100.0
+        ));
+    }
+    Ok(r)
 }
 
 fn ingest_into(
@@ -89,11 +134,18 @@ fn ingest_into(
     total: usize,
 ) -> Result<()> {
     model.encoder.set_batch_size(args.batch_size);
-    let encoder = &model.encoder;
-    let chunker = chunking.map(|c| Chunker {
-        size: c.size,
-        overlap: c.overlap,
-    });
+    let encoder = model.encoder.as_ref();
+    let reduction = collection.config().reduction.clone();
+    let chunker = chunker_of(chunking);
+    let commit_round = |docs: &[Document], collection: &mut Collection| {
+        commit(
+            docs,
+            encoder,
+            chunker.as_ref(),
+            reduction.as_ref(),
+            collection,
+        )
+    };
     let mut reader = JsonlDocuments::open(&args.input)?;
     let pb = progress::bar(total as u64, "ingest", ctx.quiet);
     let mut skipped = Vec::new();
@@ -133,14 +185,14 @@ fn ingest_into(
         }
         pending.push(doc);
         if pending.len() == DOCS_PER_COMMIT {
-            let (c, r) = commit(&pending, encoder, chunker.as_ref(), collection)?;
+            let (c, r) = commit_round(&pending, collection)?;
             (chunks, replaced) = (chunks + c, replaced + r);
             docs += pending.len();
             pb.inc(pending.len() as u64);
             pending.clear();
         }
     }
-    let (c, r) = commit(&pending, encoder, chunker.as_ref(), collection)?;
+    let (c, r) = commit_round(&pending, collection)?;
     (chunks, replaced) = (chunks + c, replaced + r);
     docs += pending.len();
     // Fold the log into a segment so the next open reads one file.
@@ -170,13 +222,33 @@ fn ingest_into(
 /// of chunks committed and of documents replaced.
 fn commit(
     docs: &[Document],
-    encoder: &BiEncoder,
+    encoder: &dyn Embedder,
     chunker: Option<&Chunker>,
+    reduction: Option<&Reduction>,
     collection: &mut dyn PointWriter,
 ) -> Result<(usize, usize)> {
     if docs.is_empty() {
         return Ok((0, 0));
     }
+    let points = document_points(docs, encoder, chunker)?;
+    let texts: Vec<&str> = points.iter().map(|p| p.text.as_str()).collect();
+    let mut vectors = encoder.embed(&texts, InputKind::Passage)?;
+    if let Some(r) = reduction {
+        vectors = vectors
+            .iter()
+            .map(|v| r.apply(v))
+            .collect::<Result<_, _>>()?;
+    }
+    let replaced = collection.upsert(&points, &vectors)?;
+    Ok((points.len(), replaced))
+}
+
+/// The points (chunks or whole documents) of `docs`, not embedded yet.
+fn document_points(
+    docs: &[Document],
+    encoder: &dyn Embedder,
+    chunker: Option<&Chunker>,
+) -> Result<Vec<Point>> {
     let mut points = Vec::new();
     for doc in docs {
         let text = doc.embedding_text();
@@ -200,10 +272,14 @@ fn commit(
             metadata: doc.metadata.clone(),
         }));
     }
-    let texts: Vec<&str> = points.iter().map(|p| p.text.as_str()).collect();
-    let vectors = encoder.embed(&texts, InputKind::Passage)?;
-    let replaced = collection.upsert(&points, &vectors)?;
-    Ok((points.len(), replaced))
+    Ok(points)
+}
+
+fn chunker_of(chunking: Option<ChunkingInfo>) -> Option<Chunker> {
+    chunking.map(|c| Chunker {
+        size: c.size,
+        overlap: c.overlap,
+    })
 }
 
 fn skip_hint(args: &IngestArgs) -> &'static str {

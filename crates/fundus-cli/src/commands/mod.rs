@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod collection;
+pub mod compare;
 pub mod eval;
 pub mod ingest;
 pub mod models;

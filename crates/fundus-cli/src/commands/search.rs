@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use fundus_core::Filter;
 use fundus_index::SearchParams;
+use fundus_models::Embedder;
 use fundus_search::{Pipeline, Query, Runner};
 use fundus_store::SearchOptions;
 
@@ -92,8 +93,8 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
     model.set_prefixes(
         built_with.query_prefix.clone(),
         built_with.passage_prefix.clone(),
-    );
-    let encoder = Arc::new(model.encoder);
+    )?;
+    let encoder: Arc<dyn Embedder> = Arc::from(model.encoder);
     let tokens = encoder.tokenizer().count_tokens(&args.query)?;
     if tokens > encoder.max_seq_length() {
         eprintln!(

@@ -17,8 +17,9 @@ use fundus_eval::{evaluate, Qrels, Run};
 use fundus_models::registry::DEFAULT_MODEL;
 use fundus_search::{fuse, Fusion, Normalization, Pipeline, Query, Runner};
 
-use crate::commands::eval::{eval_collection, EvalCollection};
+use crate::commands::eval::{eval_collection, CollectionOptions, EvalCollection};
 use crate::context::{Context, PrefixArgs};
+use crate::create_args::ReduceArgs;
 
 #[derive(Subcommand)]
 pub enum TuneCommand {
@@ -152,16 +153,19 @@ fn fusion(ctx: &Context, args: &FusionArgs) -> Result<()> {
     let train = BeirDataset::load(&args.dataset, &args.split)?;
     let test = BeirDataset::load(&args.dataset, &args.test_split)?;
     let mut model = ctx.load_model(&args.model)?;
-    model.apply_prefixes(&args.prefixes);
+    model.apply_prefixes(&args.prefixes)?;
     let info = model.info.clone();
     let ec = eval_collection(
         ctx,
         &train,
         &args.dataset,
         model,
-        None,
-        &args.analyzer,
-        false,
+        CollectionOptions {
+            chunker: None,
+            analyzer: &args.analyzer,
+            no_cache: false,
+            reduce: &ReduceArgs::default(),
+        },
     )?;
     ctx.say(&format!(
         "retrieving {} + {} queries with dense({d}) and bm25({d})",

@@ -88,3 +88,46 @@ pub fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
     std::fs::write(&p, content).unwrap();
     p
 }
+
+/// The cached all-MiniLM-L6-v2 folder (pulled by earlier tests or `fundus
+/// models pull`), in FUNDUS_HOME or the default cache.
+pub fn minilm_folder() -> PathBuf {
+    let home = std::env::var_os("FUNDUS_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/fundus")))
+        .unwrap();
+    home.join("models/all-minilm-l6-v2")
+}
+
+/// Copies a model folder (files and one level of subfolders).
+pub fn copy_model(from: &Path, to: &Path) {
+    std::fs::create_dir(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            let sub = to.join(e.file_name());
+            std::fs::create_dir(&sub).unwrap();
+            for g in std::fs::read_dir(e.path()).unwrap() {
+                let g = g.unwrap();
+                std::fs::copy(g.path(), sub.join(g.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A copy of all-MiniLM-L6-v2 that pools the CLS token instead of the
+/// mean: a second real embedder (same weights, other vectors).
+pub fn minilm_cls(dir: &Path) -> PathBuf {
+    let copy = dir.join("minilm-cls");
+    copy_model(&minilm_folder(), &copy);
+    write(
+        &copy.join("1_Pooling"),
+        "config.json",
+        br#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": true,
+            "pooling_mode_mean_tokens": false, "pooling_mode_max_tokens": false,
+            "pooling_mode_mean_sqrt_len_tokens": false}"#,
+    );
+    copy
+}
