@@ -19,11 +19,9 @@
 //! shared with MPNet ([`crate::mpnet`]); this file knows BERT's tensor
 //! names and its absolute positions with token types.
 
-use candle_nn::VarBuilder;
-
 use crate::error::ModelError;
-use crate::folder::{Architecture, ModelFolder, TransformerConfig};
-use crate::transformer::{Embeddings, Encoder, LayerNames};
+use crate::folder::{Architecture, ModelFolder};
+use crate::transformer::{load_checkpoint, Embeddings, Encoder, LayerNames};
 // The weight loaders moved to `transformer` (MPNet shares them); the MLM
 // head of SPLADE still reaches them here.
 pub(crate) use crate::transformer::{layer_norm, linear, open_weights, to_vec};
@@ -50,53 +48,11 @@ impl Bert {
     /// Loads the weights named in `folder`, with or without the `bert.`
     /// prefix that `BertForX` checkpoints add.
     pub fn load(folder: &ModelFolder) -> Result<Self, ModelError> {
-        if folder.architecture != Architecture::Bert {
-            return Err(ModelError::Unsupported {
-                path: folder.root.clone(),
-                what: format!(
-                    "model_type {:?} where a BERT checkpoint is needed",
-                    folder.architecture.model_type()
-                ),
-            });
-        }
-        let path = &folder.weights_path;
-        let werr = |source| ModelError::Weights {
-            path: path.clone(),
-            source,
-        };
-        let vb = open_weights(path).map_err(werr)?;
-        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-            vb
-        } else {
-            vb.pp("bert")
-        };
-        Self::from_var_builder(vb, &folder.transformer).map_err(werr)
-    }
-
-    fn from_var_builder(vb: VarBuilder, c: &TransformerConfig) -> candle_core::Result<Self> {
-        let h = c.hidden_size;
-        let emb = vb.pp("embeddings");
-        let embeddings = Embeddings {
-            word: to_vec(emb.pp("word_embeddings").get((c.vocab_size, h), "weight")?)?,
-            position: to_vec(
-                emb.pp("position_embeddings")
-                    .get((c.max_position_embeddings, h), "weight")?,
-            )?,
-            position_offset: 0,
-            token_type: to_vec(
-                emb.pp("token_type_embeddings")
-                    .get((c.type_vocab_size, h), "weight")?
-                    .get(0)?,
-            )?,
-            norm: layer_norm(&emb.pp("LayerNorm"), h, c.layer_norm_eps)?,
-            hidden: h,
-            vocab: c.vocab_size,
-            positions: c.max_position_embeddings,
-        };
-        let encoder = Encoder::load(&vb.pp("encoder.layer"), &LAYER_NAMES, c)?;
-        Ok(Bert {
-            embeddings,
-            encoder,
+        load_checkpoint(folder, Architecture::Bert, "bert", |vb, c| {
+            Ok(Bert {
+                embeddings: Embeddings::load(&vb.pp("embeddings"), c, 0, true)?,
+                encoder: Encoder::load(&vb.pp("encoder.layer"), &LAYER_NAMES, c)?,
+            })
         })
     }
 

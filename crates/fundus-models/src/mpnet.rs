@@ -14,13 +14,9 @@
 //! * **no token-type embeddings**, and layer-norm eps 1e-5 (from
 //!   `config.json`).
 
-use candle_nn::VarBuilder;
-
 use crate::error::ModelError;
-use crate::folder::{Architecture, ModelFolder, TransformerConfig};
-use crate::transformer::{
-    layer_norm, open_weights, to_vec, Embeddings, Encoder, LayerNames, OffsetBias,
-};
+use crate::folder::{Architecture, ModelFolder};
+use crate::transformer::{load_checkpoint, to_vec, Embeddings, Encoder, LayerNames, OffsetBias};
 
 /// MPNet's tensor names inside `encoder.layer.N`.
 const LAYER_NAMES: LayerNames = LayerNames {
@@ -78,59 +74,24 @@ impl Mpnet {
     /// Loads the weights named in `folder`, with or without the `mpnet.`
     /// prefix that `MPNetForX` checkpoints add.
     pub fn load(folder: &ModelFolder) -> Result<Self, ModelError> {
-        if folder.architecture != Architecture::Mpnet {
-            return Err(ModelError::Unsupported {
-                path: folder.root.clone(),
-                what: format!(
-                    "model_type {:?} where an MPNet checkpoint is needed",
-                    folder.architecture.model_type()
-                ),
-            });
-        }
-        let path = &folder.weights_path;
-        let werr = |source| ModelError::Weights {
-            path: path.clone(),
-            source,
-        };
-        let vb = open_weights(path).map_err(werr)?;
-        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-            vb
-        } else {
-            vb.pp("mpnet")
-        };
-        Self::from_var_builder(vb, &folder.transformer).map_err(werr)
-    }
-
-    fn from_var_builder(vb: VarBuilder, c: &TransformerConfig) -> candle_core::Result<Self> {
-        let h = c.hidden_size;
-        let emb = vb.pp("embeddings");
-        let embeddings = Embeddings {
-            word: to_vec(emb.pp("word_embeddings").get((c.vocab_size, h), "weight")?)?,
-            position: to_vec(
-                emb.pp("position_embeddings")
-                    .get((c.max_position_embeddings, h), "weight")?,
-            )?,
-            position_offset: PADDING_IDX + 1,
-            token_type: Vec::new(),
-            norm: layer_norm(&emb.pp("LayerNorm"), h, c.layer_norm_eps)?,
-            hidden: h,
-            vocab: c.vocab_size,
-            positions: c.max_position_embeddings,
-        };
-        let encoder = Encoder::load(&vb.pp("encoder.layer"), &LAYER_NAMES, c)?;
-        let heads = encoder.heads();
-        // `[buckets, heads]`, as nn.Embedding stores it.
-        let table = to_vec(
-            vb.pp("encoder.relative_attention_bias")
-                .get((NUM_BUCKETS, heads), "weight")?,
-        )?;
-        let relative_bias = OffsetBias::new(heads, embeddings.max_tokens().max(1), |head, d| {
-            table[relative_position_bucket(d) * heads + head]
-        });
-        Ok(Mpnet {
-            embeddings,
-            encoder,
-            relative_bias,
+        load_checkpoint(folder, Architecture::Mpnet, "mpnet", |vb, c| {
+            let embeddings = Embeddings::load(&vb.pp("embeddings"), c, PADDING_IDX + 1, false)?;
+            let encoder = Encoder::load(&vb.pp("encoder.layer"), &LAYER_NAMES, c)?;
+            let heads = encoder.heads();
+            // `[buckets, heads]`, as nn.Embedding stores it.
+            let table = to_vec(
+                vb.pp("encoder.relative_attention_bias")
+                    .get((NUM_BUCKETS, heads), "weight")?,
+            )?;
+            let relative_bias =
+                OffsetBias::new(heads, embeddings.max_tokens().max(1), |head, d| {
+                    table[relative_position_bucket(d) * heads + head]
+                });
+            Ok(Mpnet {
+                embeddings,
+                encoder,
+                relative_bias,
+            })
         })
     }
 

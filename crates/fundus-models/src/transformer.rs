@@ -16,7 +16,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::error::ModelError;
-use crate::folder::TransformerConfig;
+use crate::folder::{Architecture, ModelFolder, TransformerConfig};
 use crate::ops::activation;
 use crate::ops::layer_norm::LayerNorm;
 use crate::ops::matmul::{matmul, Linear, View};
@@ -67,6 +67,40 @@ pub(crate) fn linear(vb: &VarBuilder, inp: usize, out: usize) -> candle_core::Re
     ))
 }
 
+/// Opens the weights of `folder`, which must be of `architecture`, and
+/// builds a model from them. Tensors are looked up without a prefix, or
+/// under `prefix` (`bert`, `mpnet`) as `XForY` checkpoints store them.
+/// Errors name the weight file.
+pub(crate) fn load_checkpoint<T>(
+    folder: &ModelFolder,
+    architecture: Architecture,
+    prefix: &str,
+    build: impl FnOnce(VarBuilder, &TransformerConfig) -> candle_core::Result<T>,
+) -> Result<T, ModelError> {
+    if folder.architecture != architecture {
+        return Err(ModelError::Unsupported {
+            path: folder.root.clone(),
+            what: format!(
+                "model_type {:?} where a {:?} checkpoint is needed",
+                folder.architecture.model_type(),
+                architecture.model_type()
+            ),
+        });
+    }
+    let path = &folder.weights_path;
+    let werr = |source| ModelError::Weights {
+        path: path.clone(),
+        source,
+    };
+    let vb = open_weights(path).map_err(werr)?;
+    let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
+        vb
+    } else {
+        vb.pp(prefix)
+    };
+    build(vb, &folder.transformer).map_err(werr)
+}
+
 /// Token, position (and token-type) embeddings, summed and normalized.
 pub(crate) struct Embeddings {
     pub word: Vec<f32>,
@@ -85,6 +119,39 @@ pub(crate) struct Embeddings {
 }
 
 impl Embeddings {
+    /// Reads the tables under `emb` (`embeddings`); row 0 of the
+    /// token-type table only `with_token_types`.
+    pub fn load(
+        emb: &VarBuilder,
+        c: &TransformerConfig,
+        position_offset: usize,
+        with_token_types: bool,
+    ) -> candle_core::Result<Self> {
+        let h = c.hidden_size;
+        let token_type = if with_token_types {
+            to_vec(
+                emb.pp("token_type_embeddings")
+                    .get((c.type_vocab_size, h), "weight")?
+                    .get(0)?,
+            )?
+        } else {
+            Vec::new()
+        };
+        Ok(Embeddings {
+            word: to_vec(emb.pp("word_embeddings").get((c.vocab_size, h), "weight")?)?,
+            position: to_vec(
+                emb.pp("position_embeddings")
+                    .get((c.max_position_embeddings, h), "weight")?,
+            )?,
+            position_offset,
+            token_type,
+            norm: layer_norm(&emb.pp("LayerNorm"), h, c.layer_norm_eps)?,
+            hidden: h,
+            vocab: c.vocab_size,
+            positions: c.max_position_embeddings,
+        })
+    }
+
     /// The longest sequence the position table covers.
     pub fn max_tokens(&self) -> usize {
         self.positions.saturating_sub(self.position_offset)

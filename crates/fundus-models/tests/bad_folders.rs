@@ -96,6 +96,21 @@ fn tiny_mpnet(dir: &Path, vocab_size: usize, tokens: usize) {
     mpnet_weights(&dir.join("model.safetensors"), vocab_size);
 }
 
+/// The error of loading `dir` as a bi-encoder, and its message.
+fn load_error(dir: &Path) -> (ModelError, String) {
+    let err = BiEncoder::load(dir)
+        .err()
+        .expect("the folder must be refused");
+    let msg = err.to_string();
+    (err, msg)
+}
+
+fn assert_mentions(msg: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(msg.contains(part), "{part:?} not in: {msg}");
+    }
+}
+
 #[test]
 fn a_tiny_mpnet_folder_loads_and_embeds() {
     let dir = tempfile::tempdir().unwrap();
@@ -114,12 +129,12 @@ fn unknown_model_type_names_the_file_and_the_supported_ones() {
     let dir = tempfile::tempdir().unwrap();
     tiny_mpnet(dir.path(), 20, 20);
     fs::write(dir.path().join("config.json"), config("deberta-v2", 20)).unwrap();
-    let err = BiEncoder::load(dir.path()).err().unwrap();
-    let msg = err.to_string();
+    let (err, msg) = load_error(dir.path());
     assert!(matches!(err, ModelError::InvalidConfig { .. }), "{msg}");
-    assert!(msg.contains("config.json"), "{msg}");
-    assert!(msg.contains("\"deberta-v2\""), "{msg}");
-    assert!(msg.contains("bert, mpnet"), "{msg}");
+    assert_mentions(
+        &msg,
+        &["config.json", "\"deberta-v2\"", "supported: bert, mpnet"],
+    );
 }
 
 #[test]
@@ -127,10 +142,9 @@ fn missing_weights_are_named() {
     let dir = tempfile::tempdir().unwrap();
     tiny_mpnet(dir.path(), 20, 20);
     fs::remove_file(dir.path().join("model.safetensors")).unwrap();
-    let err = BiEncoder::load(dir.path()).err().unwrap();
-    let msg = err.to_string();
+    let (err, msg) = load_error(dir.path());
     assert!(matches!(err, ModelError::MissingFile { .. }), "{msg}");
-    assert!(msg.contains("model.safetensors"), "{msg}");
+    assert_mentions(&msg, &["model.safetensors"]);
 }
 
 #[test]
@@ -146,19 +160,18 @@ fn weights_of_another_architecture_are_refused() {
         Tensor::zeros((20, HIDDEN), candle_core::DType::F32, &dev).unwrap(),
     );
     candle_core::safetensors::save(&w, dir.path().join("model.safetensors")).unwrap();
-    let msg = BiEncoder::load(dir.path()).err().unwrap().to_string();
-    assert!(msg.contains("model.safetensors"), "{msg}");
-    assert!(msg.contains("position_embeddings"), "{msg}");
+    let (_, msg) = load_error(dir.path());
+    assert_mentions(&msg, &["model.safetensors", "position_embeddings"]);
 }
 
 #[test]
 fn a_tokenizer_larger_than_the_vocabulary_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     tiny_mpnet(dir.path(), 20, 30);
-    let err = BiEncoder::load(dir.path()).err().unwrap();
-    let msg = err.to_string();
+    let (err, msg) = load_error(dir.path());
     assert!(matches!(err, ModelError::Tokenizer { .. }), "{msg}");
-    assert!(msg.contains("tokenizer.json"), "{msg}");
-    assert!(msg.contains("29") && msg.contains("20"), "{msg}");
-    assert!(msg.contains("vocab_size"), "{msg}");
+    assert_mentions(
+        &msg,
+        &["tokenizer.json", "up to 29", "have 20", "vocab_size"],
+    );
 }
