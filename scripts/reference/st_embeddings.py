@@ -6,16 +6,23 @@
         --texts crates/fundus-models/tests/fixtures/embedding_texts.json \
         --out crates/fundus-models/tests/fixtures/minilm_reference.json
 
+and for all-mpnet-base-v2 (after `fundus models pull all-mpnet-base-v2`):
+
+    bench/.venv/bin/python scripts/reference/st_embeddings.py \
+        --model ~/.cache/fundus/models/all-mpnet-base-v2 --name all-mpnet-base-v2 \
+        --texts crates/fundus-models/tests/fixtures/embedding_texts.json \
+        --out crates/fundus-models/tests/fixtures/mpnet_reference.json
+
 MODEL_DIR is a sentence-transformers folder (modules.json, 1_Pooling, ...).
 The texts file is a JSON array of strings. The output records the
 embeddings exactly as `SentenceTransformer.encode` produces them (the model's
 own modules decide pooling and normalization) plus the number of tokens per
 text after truncation, special tokens included.
 
-Note: the tokenizer.json shipped with some copies of all-MiniLM-L6-v2 has a
-fixed truncation/padding of 128; sentence-transformers overrides that with the
-model's max_seq_length (256), and this script's output follows
-sentence-transformers.
+Note: the tokenizer.json shipped with some copies of all-MiniLM-L6-v2 (and
+all-mpnet-base-v2) has a fixed truncation/padding of 128; sentence-transformers
+overrides that with the model's max_seq_length (256, 384), and this script's
+output follows sentence-transformers.
 """
 import argparse
 import json

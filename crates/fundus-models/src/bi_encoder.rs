@@ -7,8 +7,8 @@ use rayon::prelude::*;
 
 use fundus_core::distance;
 
-use crate::bert::Bert;
 use crate::embedder::ModelIdentity;
+use crate::encoder::Encoder;
 use crate::error::ModelError;
 use crate::folder::{ModelFolder, Prompts};
 use crate::tokenize::TextTokenizer;
@@ -27,7 +27,7 @@ pub const DEFAULT_BATCH_SIZE: usize = 32;
 /// A sentence embedding model (sentence-transformers' `SentenceTransformer`).
 pub struct BiEncoder {
     folder: ModelFolder,
-    bert: Bert,
+    encoder: Encoder,
     tokenizer: TextTokenizer,
     prompts: Prompts,
     batch_size: usize,
@@ -43,16 +43,30 @@ impl BiEncoder {
     }
 
     pub fn from_folder(folder: ModelFolder) -> Result<Self, ModelError> {
-        let bert = Bert::load(&folder)?;
+        let encoder = Encoder::load(&folder)?;
         let tokenizer = TextTokenizer::from_file(
             &folder.tokenizer_path,
             folder.max_seq_length,
             folder.do_lower_case,
         )?;
+        // A tokenizer from another model would produce ids past the
+        // embedding table (or, worse, valid ids meaning other words).
+        let ids = tokenizer.id_bound();
+        if ids > encoder.vocab_size() {
+            return Err(ModelError::Tokenizer {
+                path: folder.tokenizer_path.clone(),
+                reason: format!(
+                    "its token ids go up to {} but the weights have {} (config.json vocab_size): \
+                     tokenizer and weights do not belong together",
+                    ids - 1,
+                    encoder.vocab_size()
+                ),
+            });
+        }
         Ok(BiEncoder {
             prompts: folder.prompts.clone(),
             folder,
-            bert,
+            encoder,
             tokenizer,
             batch_size: DEFAULT_BATCH_SIZE,
             identity: OnceLock::new(),
@@ -167,8 +181,8 @@ impl BiEncoder {
         parallel: bool,
     ) -> Result<Vec<(usize, Vec<f32>)>, ModelError> {
         let seqs: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
-        let hidden = self.bert.hidden_size();
-        let states = self.bert.forward(&seqs, parallel)?;
+        let hidden = self.encoder.hidden_size();
+        let states = self.encoder.forward(&seqs, parallel)?;
         let mut start = 0;
         Ok(batch
             .iter()

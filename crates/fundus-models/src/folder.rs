@@ -48,6 +48,35 @@ fn default_eps() -> f64 {
     1e-12
 }
 
+/// The transformer architectures Fundus runs, by `config.json`'s
+/// `model_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    Bert,
+    Mpnet,
+}
+
+impl Architecture {
+    const ALL: [Architecture; 2] = [Architecture::Bert, Architecture::Mpnet];
+
+    /// The `model_type` string of `config.json`.
+    pub fn model_type(self) -> &'static str {
+        match self {
+            Architecture::Bert => "bert",
+            Architecture::Mpnet => "mpnet",
+        }
+    }
+
+    pub fn from_model_type(model_type: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.model_type() == model_type)
+    }
+
+    /// The supported `model_type`s, for error messages.
+    pub fn supported() -> String {
+        Self::ALL.map(Architecture::model_type).join(", ")
+    }
+}
+
 /// Prefixes a model expects in front of its inputs (E5's `query: ` and
 /// `passage: `), from `config_sentence_transformers.json`'s `prompts`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,6 +89,7 @@ pub struct Prompts {
 #[derive(Debug, Clone)]
 pub struct ModelFolder {
     pub root: PathBuf,
+    pub architecture: Architecture,
     pub transformer: TransformerConfig,
     pub pooling: Pooling,
     pub normalize: bool,
@@ -120,13 +150,16 @@ impl ModelFolder {
             });
         }
         let transformer: TransformerConfig = read_json(&config_path)?;
+        // Old BERT configs predate `model_type`.
         let model_type = transformer.model_type.as_deref().unwrap_or("bert");
-        if !matches!(model_type, "bert") {
-            return Err(ModelError::Unsupported {
-                path: root,
-                what: format!("model_type {model_type:?} (supported: bert)"),
-            });
-        }
+        let architecture =
+            Architecture::from_model_type(model_type).ok_or_else(|| ModelError::InvalidConfig {
+                path: config_path.clone(),
+                reason: format!(
+                    "model_type {model_type:?} is not an architecture Fundus runs (supported: {})",
+                    Architecture::supported()
+                ),
+            })?;
         if let Some(pe) = transformer.position_embedding_type.as_deref() {
             if pe != "absolute" {
                 return Err(ModelError::Unsupported {
@@ -219,6 +252,7 @@ impl ModelFolder {
 
         Ok(ModelFolder {
             root,
+            architecture,
             transformer,
             pooling,
             normalize,
@@ -274,6 +308,8 @@ mod tests {
         .unwrap();
         let err = ModelFolder::open(dir.path()).unwrap_err();
         assert!(err.to_string().contains("gpt2"), "{err}");
+        assert!(err.to_string().contains("config.json"), "{err}");
+        assert!(err.to_string().contains("supported: bert, mpnet"), "{err}");
 
         fs::write(
             dir.path().join("config.json"),

@@ -4,11 +4,14 @@
 //! `modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`,
 //! `tokenizer.json`, `model.safetensors`); everything an encoder does is read
 //! from those files, so any BERT-family checkpoint a user has works the same
-//! way as the models Fundus provisions itself ([`registry`]).
+//! way as the models Fundus provisions itself ([`registry`]). BERT and
+//! MPNet checkpoints run.
 //!
 //! * [`folder`] reads and checks the model folder,
 //! * [`tokenize`] wraps the HF tokenizer with the folder's truncation rules,
-//! * [`bert`] is the transformer forward pass, on the kernels in [`ops`],
+//! * [`bert`] and [`mpnet`] are the transformer forward passes (the layer
+//!   stack they share is [`transformer`], on the kernels in [`ops`]);
+//!   [`encoder`] picks one by `config.json`'s `model_type`,
 //! * [`pooling`] turns token states into one vector,
 //! * [`bi_encoder`] strings them together with length-sorted batching,
 //! * [`embedder`] is what callers need from any text-to-vector model (the
@@ -22,20 +25,23 @@ pub mod bi_encoder;
 pub mod chunker;
 pub mod embedder;
 pub mod ensemble;
+pub mod encoder;
 pub mod error;
 pub mod folder;
+pub mod mpnet;
 pub mod ops;
 pub mod pooling;
 pub mod registry;
 pub mod splade;
 pub mod tokenize;
+pub(crate) mod transformer;
 
 pub use bi_encoder::{BiEncoder, InputKind};
 pub use chunker::Chunker;
 pub use embedder::{Embedder, ModelIdentity};
 pub use ensemble::{Combine, Ensemble, EnsembleSpec};
 pub use error::ModelError;
-pub use folder::ModelFolder;
+pub use folder::{Architecture, ModelFolder};
 pub use pooling::Pooling;
 pub use registry::ModelKind;
 pub use splade::{SparseVector, SpladeEncoder};

