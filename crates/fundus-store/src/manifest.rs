@@ -4,11 +4,14 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use fundus_core::Metric;
 
 use crate::error::StoreError;
+use crate::sparse_vectors::SparseVectorConfig;
 use crate::text_index::TextIndexConfig;
 use crate::vector_index::IndexConfig;
 
@@ -71,6 +74,11 @@ pub struct CollectionConfig {
     /// BM25 over the documents' text; `None`: no lexical search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_index: Option<TextIndexConfig>,
+    /// Named sparse vectors (SPLADE) every point may carry, each with the
+    /// model that makes them; empty: none. Manifests written before
+    /// sparse vectors existed have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sparse_vectors: BTreeMap<String, SparseVectorConfig>,
 }
 
 impl CollectionConfig {
@@ -83,7 +91,14 @@ impl CollectionConfig {
             chunking: None,
             index: IndexConfig::default(),
             text_index: None,
+            sparse_vectors: BTreeMap::new(),
         }
+    }
+
+    /// The same config with a sparse vector `name` made by `config.model`.
+    pub fn with_sparse_vector(mut self, name: &str, config: SparseVectorConfig) -> Self {
+        self.sparse_vectors.insert(name.to_string(), config);
+        self
     }
 
     /// The same config with a BM25 index over the documents' text.
