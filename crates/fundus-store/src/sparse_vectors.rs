@@ -135,7 +135,7 @@ fn parse_key(key: &str) -> Option<(&str, u32)> {
 }
 
 /// Sizes of one sparse vector's index, for `fundus collection info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SparseVectorStats {
     /// Chunks that have the vector.
     pub chunks: usize,

@@ -13,6 +13,7 @@ use fundus_store::{ChunkingInfo, Collection, Point, PointWriter};
 use crate::context::{Context, LoadedModel};
 use crate::create_args::CreateArgs;
 use crate::progress;
+use crate::splade::{self, LoadedSplade};
 
 /// Documents embedded and committed per round: a crash loses at most one
 /// round, and the progress bar moves smoothly.
@@ -69,7 +70,16 @@ pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
         );
     }
     let chunking = collection.config().chunking;
-    ingest_into(ctx, &args, &mut model, chunking, &mut collection, total)
+    let splade = splade::load_for(ctx, &collection, args.create.splade_model.as_deref())?;
+    ingest_into(
+        ctx,
+        &args,
+        &mut model,
+        splade,
+        chunking,
+        &mut collection,
+        total,
+    )
 }
 
 fn create_and_ingest(ctx: &Context, args: &IngestArgs, total: usize) -> Result<()> {
@@ -77,19 +87,33 @@ fn create_and_ingest(ctx: &Context, args: &IngestArgs, total: usize) -> Result<(
     let chunking = config.chunking;
     ctx.say(&format!("creating collection {:?}", args.collection));
     let mut collection = ctx.data.create(config)?;
-    ingest_into(ctx, args, &mut model, chunking, &mut collection, total)
+    let splade = splade::load_for(ctx, &collection, None)?;
+    ingest_into(
+        ctx,
+        args,
+        &mut model,
+        splade,
+        chunking,
+        &mut collection,
+        total,
+    )
 }
 
 fn ingest_into(
     ctx: &Context,
     args: &IngestArgs,
     model: &mut LoadedModel,
+    mut splade: Option<LoadedSplade>,
     chunking: Option<ChunkingInfo>,
     collection: &mut Collection,
     total: usize,
 ) -> Result<()> {
     model.encoder.set_batch_size(args.batch_size);
+    if let Some(s) = splade.as_mut() {
+        s.encoder.set_batch_size(args.batch_size);
+    }
     let encoder = &model.encoder;
+    let splade = splade.as_ref();
     let chunker = chunking.map(|c| Chunker {
         size: c.size,
         overlap: c.overlap,
@@ -133,14 +157,14 @@ fn ingest_into(
         }
         pending.push(doc);
         if pending.len() == DOCS_PER_COMMIT {
-            let (c, r) = commit(&pending, encoder, chunker.as_ref(), collection)?;
+            let (c, r) = commit(&pending, encoder, splade, chunker.as_ref(), collection)?;
             (chunks, replaced) = (chunks + c, replaced + r);
             docs += pending.len();
             pb.inc(pending.len() as u64);
             pending.clear();
         }
     }
-    let (c, r) = commit(&pending, encoder, chunker.as_ref(), collection)?;
+    let (c, r) = commit(&pending, encoder, splade, chunker.as_ref(), collection)?;
     (chunks, replaced) = (chunks + c, replaced + r);
     docs += pending.len();
     // Fold the log into a segment so the next open reads one file.
@@ -148,11 +172,12 @@ fn ingest_into(
     pb.finish_and_clear();
 
     println!(
-        "ingested {docs} documents as {chunks} chunks into {:?}, {replaced} of them replaced ({} documents, {} chunks in total; model {})",
+        "ingested {docs} documents as {chunks} chunks into {:?}, {replaced} of them replaced ({} documents, {} chunks in total; model {}{})",
         args.collection,
         collection.documents(),
         collection.len(),
-        collection.config().model.name
+        collection.config().model.name,
+        splade.map_or(String::new(), |s| format!(", SPLADE {}", s.info.name))
     );
     if !skipped.is_empty() {
         println!("skipped {} invalid lines:", skipped.len());
@@ -166,11 +191,13 @@ fn ingest_into(
     Ok(())
 }
 
-/// Chunks, embeds and upserts one round of documents; returns the number
-/// of chunks committed and of documents replaced.
+/// Chunks, embeds (and SPLADE-encodes, when the collection has SPLADE
+/// vectors) and upserts one round of documents; returns the number of
+/// chunks committed and of documents replaced.
 fn commit(
     docs: &[Document],
     encoder: &BiEncoder,
+    splade: Option<&LoadedSplade>,
     chunker: Option<&Chunker>,
     collection: &mut dyn PointWriter,
 ) -> Result<(usize, usize)> {
@@ -198,10 +225,14 @@ fn commit(
             title: doc.title.clone(),
             text: c.text,
             metadata: doc.metadata.clone(),
+            sparse: Default::default(),
         }));
     }
     let texts: Vec<&str> = points.iter().map(|p| p.text.as_str()).collect();
     let vectors = encoder.embed(&texts, InputKind::Passage)?;
+    if let Some(s) = splade {
+        s.encode_points(&mut points, &|_| {})?;
+    }
     let replaced = collection.upsert(&points, &vectors)?;
     Ok((points.len(), replaced))
 }

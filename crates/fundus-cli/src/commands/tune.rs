@@ -17,7 +17,7 @@ use fundus_eval::{evaluate, Qrels, Run};
 use fundus_models::registry::DEFAULT_MODEL;
 use fundus_search::{fuse, Fusion, Normalization, Pipeline, Query, Runner};
 
-use crate::commands::eval::{eval_collection, EvalCollection};
+use crate::commands::eval::{eval_collection, EvalCollection, SideIndexes};
 use crate::context::{Context, PrefixArgs};
 
 #[derive(Subcommand)]
@@ -160,7 +160,10 @@ fn fusion(ctx: &Context, args: &FusionArgs) -> Result<()> {
         &args.dataset,
         model,
         None,
-        &args.analyzer,
+        SideIndexes {
+            analyzer: &args.analyzer,
+            splade: None,
+        },
         false,
     )?;
     ctx.say(&format!(
