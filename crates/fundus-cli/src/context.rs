@@ -37,7 +37,7 @@ impl Context {
             if m.kind != registry::ModelKind::BiEncoder {
                 anyhow::bail!(
                     "{} is a {} model, not a bi-encoder: it has no dense vectors to ingest or search \
-                     (use it as a pipeline stage, e.g. `fundus eval --pipeline splade`)",
+                     (give it to a new collection as --splade-model for the `splade` pipeline stage)",
                     m.name,
                     m.kind.as_str()
                 );

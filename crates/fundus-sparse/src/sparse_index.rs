@@ -97,6 +97,14 @@ fn normalize(vector: &[(u32, f32)], owner: &str) -> Result<Vec<(u32, f32)>, Spar
             value,
         });
     }
+    let mut out = sum_by_term(vector);
+    out.retain(|&(_, w)| w != 0.0);
+    Ok(out)
+}
+
+/// `vector` sorted by term id with the weights of repeated ids summed: the
+/// form a dot product by merging two vectors needs.
+pub fn sum_by_term(vector: &[(u32, f32)]) -> Vec<(u32, f32)> {
     let mut v = vector.to_vec();
     v.sort_unstable_by_key(|&(t, _)| t);
     let mut out: Vec<(u32, f32)> = Vec::with_capacity(v.len());
@@ -106,8 +114,7 @@ fn normalize(vector: &[(u32, f32)], owner: &str) -> Result<Vec<(u32, f32)>, Spar
             _ => out.push((t, w)),
         }
     }
-    out.retain(|&(_, w)| w != 0.0);
-    Ok(out)
+    out
 }
 
 impl SparseVectorIndex {
@@ -695,7 +702,7 @@ mod tests {
         let asked = std::cell::RefCell::new(Vec::new());
         let even = |ord: u32| {
             asked.borrow_mut().push(ord);
-            ord % 2 == 0
+            ord.is_multiple_of(2)
         };
         let hits = index
             .search_ordinals_filtered(&[(1, 1.0)], 3, &even)

@@ -808,21 +808,36 @@ impl Collection {
             fundus_core::metric::validate_vector(query, self.manifest.config.dim)?;
             return Ok(Vec::new());
         }
-        // Several chunks of one document may rank together; ask for more
-        // rows until `k` documents are found or the candidates run out.
-        let mut fetch = (k * 4).max(16).min(self.live);
-        loop {
+        self.best_chunk_per_document(k, |fetch| {
             let raw = self
                 .vectors
                 .search(query, fetch, &allow, filter.is_some(), options)?;
+            Ok(raw
+                .into_iter()
+                .map(|(row, score)| (&self.points[row as usize], score))
+                .collect())
+        })
+    }
+
+    /// The first `k` documents of a ranking of chunks, each with its best
+    /// chunk. Several chunks of one document may rank together, so
+    /// `ranked(fetch)` (the best `fetch` chunks, best first) is asked for
+    /// more until `k` documents are found or the chunks run out.
+    fn best_chunk_per_document<'a>(
+        &'a self,
+        k: usize,
+        ranked: impl Fn(usize) -> Result<Vec<(&'a Point, f32)>, StoreError>,
+    ) -> Result<Vec<Hit>, StoreError> {
+        let mut fetch = (k * 4).max(16).min(self.live);
+        loop {
+            let raw = ranked(fetch)?;
             let mut seen = HashSet::new();
             let mut hits = Vec::with_capacity(k);
-            for (row, score) in &raw {
-                let p = &self.points[*row as usize];
+            for &(p, score) in &raw {
                 if seen.insert(p.doc_id.as_str()) {
                     hits.push(Hit {
                         id: p.doc_id.clone(),
-                        score: *score,
+                        score,
                         chunk: Some(p.chunk),
                         title: p.title.clone(),
                         text: Some(p.text.clone()),
@@ -942,39 +957,13 @@ impl Collection {
         if k == 0 || self.live == 0 {
             return Ok(Vec::new());
         }
-        // As in dense search: ask for more chunks until `k` documents are
-        // found or the chunks sharing a term with the query run out.
-        let mut fetch = (k * 4).max(16).min(self.live);
-        loop {
-            let raw = match self.sparse.search(name, query, fetch, allow) {
-                Some(r) => r?,
-                None => return Ok(Vec::new()),
-            };
-            let mut seen = HashSet::new();
-            let mut hits = Vec::with_capacity(k);
-            for &(doc_id, chunk, score) in &raw {
-                let Some(p) = self.chunk(doc_id, chunk) else {
-                    continue;
-                };
-                if seen.insert(doc_id) {
-                    hits.push(Hit {
-                        id: p.doc_id.clone(),
-                        score,
-                        chunk: Some(p.chunk),
-                        title: p.title.clone(),
-                        text: Some(p.text.clone()),
-                        metadata: p.metadata.clone(),
-                    });
-                    if hits.len() == k {
-                        break;
-                    }
-                }
-            }
-            if hits.len() == k || raw.len() < fetch || fetch >= self.live {
-                return Ok(hits);
-            }
-            fetch = (fetch * 4).min(self.live);
-        }
+        self.best_chunk_per_document(k, |fetch| {
+            let raw = self.sparse.search(name, query, fetch, allow)?;
+            Ok(raw
+                .into_iter()
+                .filter_map(|(doc_id, chunk, score)| Some((self.chunk(doc_id, chunk)?, score)))
+                .collect())
+        })
     }
 
     /// Exact sparse scores of the given documents (each by its best
@@ -987,7 +976,7 @@ impl Collection {
         doc_ids: &[String],
     ) -> Result<Vec<(String, f32)>, StoreError> {
         self.sparse_config(name)?;
-        let query = sparse_vectors::sorted(query);
+        let query = fundus_sparse::sparse_index::sum_by_term(query);
         Ok(doc_ids
             .iter()
             .filter_map(|id| {

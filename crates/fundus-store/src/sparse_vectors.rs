@@ -197,30 +197,37 @@ impl SparseIndexes {
 
     /// The best `fetch` chunks of vector `name` for `query` as
     /// `(doc_id, chunk, score)`, among those `allow(doc_id, chunk)`
-    /// accepts (when given). `None`: no such vector.
+    /// accepts (when given); none for a name without an index.
     pub(crate) fn search(
         &self,
         name: &str,
         query: &[(u32, f32)],
         fetch: usize,
-        allow: Option<&dyn Fn(&str, u32) -> bool>,
-    ) -> Option<Result<Vec<(&str, u32, f32)>, StoreError>> {
-        let index = self.by_name.get(name)?;
+        allow: Option<ChunkFilter>,
+    ) -> Result<Vec<ChunkScore<'_>>, StoreError> {
+        let Some(index) = self.by_name.get(name) else {
+            return Ok(Vec::new());
+        };
         let key_of = |ord: u32| index.key(ord).and_then(parse_key);
         let ranked = match allow {
-            None => index.search_ordinals(query, fetch),
+            None => index.search_ordinals(query, fetch)?,
             Some(allow) => {
                 let allow_ord = |ord: u32| key_of(ord).is_some_and(|(d, c)| allow(d, c));
-                index.search_ordinals_filtered(query, fetch, &allow_ord)
+                index.search_ordinals_filtered(query, fetch, &allow_ord)?
             }
         };
-        Some(ranked.map_err(StoreError::from).map(|hits| {
-            hits.into_iter()
-                .filter_map(|(ord, score)| key_of(ord).map(|(d, c)| (d, c, score)))
-                .collect()
-        }))
+        Ok(ranked
+            .into_iter()
+            .filter_map(|(ord, score)| key_of(ord).map(|(d, c)| (d, c, score)))
+            .collect())
     }
 }
+
+/// Which chunks (`doc_id`, chunk number) a search may return.
+pub(crate) type ChunkFilter<'a> = &'a dyn Fn(&str, u32) -> bool;
+
+/// A chunk found by a sparse search: document, chunk number, score.
+pub(crate) type ChunkScore<'a> = (&'a str, u32, f32);
 
 /// Dot product of two sparse vectors sorted by term id.
 pub(crate) fn dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
@@ -237,21 +244,6 @@ pub(crate) fn dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
         }
     }
     sum
-}
-
-/// `vector` sorted by term id with repeated ids summed (a query as the
-/// caller gave it).
-pub(crate) fn sorted(vector: &[(u32, f32)]) -> Vec<(u32, f32)> {
-    let mut v = vector.to_vec();
-    v.sort_unstable_by_key(|&(t, _)| t);
-    let mut out: Vec<(u32, f32)> = Vec::with_capacity(v.len());
-    for (t, w) in v {
-        match out.last_mut() {
-            Some(last) if last.0 == t => last.1 += w,
-            _ => out.push((t, w)),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -310,7 +302,7 @@ mod tests {
     #[test]
     fn dot_products_of_sorted_vectors() {
         let a = [(1, 1.0), (4, 2.0), (9, 3.0)];
-        let b = sorted(&[(9, 1.0), (2, 5.0), (4, 0.5), (4, 0.5)]);
+        let b = fundus_sparse::sparse_index::sum_by_term(&[(9, 1.0), (2, 5.0), (4, 0.5), (4, 0.5)]);
         assert_eq!(b, vec![(2, 5.0), (4, 1.0), (9, 1.0)]);
         assert_eq!(dot(&a, &b), 5.0);
         assert_eq!(dot(&a, &[]), 0.0);

@@ -46,8 +46,9 @@ fundus eval --dataset ../shared/data/xquad_de --pipeline hybrid --analyzer germa
 Metrics follow pytrec_eval (as BEIR and MTEB use it): graded nDCG, ties broken by \
 document id, judged queries absent from the run not averaged. Corpus vectors are \
 cached per model and dataset, so a second run only embeds the queries. The corpus \
-goes into a temporary collection (exact vector search, BM25 index), which the \
-pipeline then searches like `fundus search` does.")]
+goes into a temporary collection (exact vector search, BM25 index, SPLADE vectors \
+when the pipeline has a splade stage), which the pipeline then searches like \
+`fundus search` does.")]
 pub struct EvalArgs {
     /// Dataset folder: BEIR layout (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv),
     /// or for --task sts a folder with SPLIT.tsv.
