@@ -474,15 +474,28 @@ impl Collection {
     /// the same model).
     pub fn check_query_model(&self, model: &ModelInfo) -> Result<(), StoreError> {
         let ours = &self.manifest.config.model;
-        if model.sha256 == ours.sha256 && model.dim == ours.dim {
+        self.check_same_weights(
+            (&ours.name, &ours.sha256, ours.dim),
+            (&model.name, &model.sha256, model.dim),
+        )
+    }
+
+    /// `Ok` when two models, as (name, weights' sha256, vector size), are
+    /// the same weights of the same size; else [`StoreError::ModelMismatch`].
+    fn check_same_weights(
+        &self,
+        ours: (&str, &str, usize),
+        theirs: (&str, &str, usize),
+    ) -> Result<(), StoreError> {
+        if (ours.1, ours.2) == (theirs.1, theirs.2) {
             return Ok(());
         }
         Err(StoreError::ModelMismatch {
             collection: self.manifest.config.name.clone(),
-            expected: ours.name.clone(),
-            expected_sha256: ours.sha256.clone(),
-            received: model.name.clone(),
-            received_sha256: model.sha256.clone(),
+            expected: ours.0.into(),
+            expected_sha256: ours.1.into(),
+            received: theirs.0.into(),
+            received_sha256: theirs.1.into(),
         })
     }
 
@@ -1025,16 +1038,10 @@ impl Collection {
         model: &SparseModelInfo,
     ) -> Result<(), StoreError> {
         let ours = self.sparse_config(name)?;
-        if model.sha256 == ours.sha256 && model.vocab_size == ours.vocab_size {
-            return Ok(());
-        }
-        Err(StoreError::ModelMismatch {
-            collection: self.manifest.config.name.clone(),
-            expected: ours.name.clone(),
-            expected_sha256: ours.sha256.clone(),
-            received: model.name.clone(),
-            received_sha256: model.sha256.clone(),
-        })
+        self.check_same_weights(
+            (&ours.name, &ours.sha256, ours.vocab_size),
+            (&model.name, &model.sha256, model.vocab_size),
+        )
     }
 
     /// Whether the collection has a BM25 index.
