@@ -1220,14 +1220,7 @@ mod tests {
             // query (as the scan ranks everything): with a beam of a quarter
             // of the points the two must agree.
             let hits = hnsw
-                .search_with(
-                    q,
-                    10,
-                    Some(512),
-                    &SearchParams::default(),
-                    None,
-                    Some(&flat),
-                )
+                .search_with(q, 10, Some(512), &SearchParams::default(), None, Some(&flat))
                 .unwrap();
             found += hits.iter().filter(|(k, _)| exact.contains(k)).count();
             let hits = hnsw.search_with(q, 10, None, &raw, None, None).unwrap();
