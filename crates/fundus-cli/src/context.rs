@@ -1,7 +1,7 @@
 //! What every command needs: where data and models live, and how to load
 //! an embedding model by name or path.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
@@ -79,7 +79,7 @@ impl Context {
             if m.kind != registry::ModelKind::BiEncoder {
                 anyhow::bail!(
                     "{} is a {} model, not a bi-encoder: it has no dense vectors to ingest or search \
-                     (use it as a pipeline stage, e.g. `fundus eval --pipeline splade`)",
+                     (give it to a new collection as --splade-model for the `splade` pipeline stage)",
                     m.name,
                     m.kind.as_str()
                 );
@@ -91,27 +91,8 @@ impl Context {
             .with_context(|| format!("cannot provide model {name_or_path:?}"))?;
         let mut encoder = BiEncoder::load(&dir)
             .with_context(|| format!("cannot load model from {}", dir.display()))?;
-        // A pulled model's weights were verified against the pinned hash;
-        // any other folder is hashed (a few hundred ms for 90 MB).
-        let sha256 = match registry::known(name_or_path).and_then(|m| self.models.get(m.name)) {
-            Some(cached) if cached.path == dir => cached.provenance.sha256,
-            _ => registry::sha256_file(&encoder.folder().weights_path)?,
-        };
-        let name = registry::known(name_or_path)
-            .map(|m| m.name.to_string())
-            .unwrap_or_else(|| {
-                dir.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| name_or_path.to_string())
-            });
-        let source = if registry::known(name_or_path).is_some() {
-            name.clone()
-        } else {
-            std::fs::canonicalize(&dir)
-                .unwrap_or(dir)
-                .to_string_lossy()
-                .into_owned()
-        };
+        let (name, source, sha256) =
+            self.identify(name_or_path, &dir, &encoder.folder().weights_path)?;
         encoder.set_identity(ModelIdentity {
             name: name.clone(),
             fingerprint: sha256.clone(),
@@ -129,6 +110,39 @@ impl Context {
             encoder: Box::new(encoder),
             info,
         })
+    }
+}
+
+impl Context {
+    /// Name, source (what loads it again) and weights' sha256 of a model
+    /// loaded from `dir` for `name_or_path`.
+    pub fn identify(
+        &self,
+        name_or_path: &str,
+        dir: &Path,
+        weights: &Path,
+    ) -> Result<(String, String, String)> {
+        let known = registry::known(name_or_path);
+        // A pulled model's weights were verified against the pinned hash;
+        // any other folder is hashed (a few hundred ms for 90 MB).
+        let sha256 = match known.and_then(|m| self.models.get(m.name)) {
+            Some(cached) if cached.path == dir => cached.provenance.sha256,
+            _ => registry::sha256_file(weights)?,
+        };
+        let name = known.map(|m| m.name.to_string()).unwrap_or_else(|| {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| name_or_path.to_string())
+        });
+        let source = if known.is_some() {
+            name.clone()
+        } else {
+            std::fs::canonicalize(dir)
+                .unwrap_or_else(|_| dir.to_path_buf())
+                .to_string_lossy()
+                .into_owned()
+        };
+        Ok((name, source, sha256))
     }
 }
 

@@ -43,6 +43,14 @@ pub struct CreateArgs {
         help_heading = "Index (fixed when the collection is created)"
     )]
     pub analyzer: String,
+    /// SPLADE model (e.g. splade-tiny) whose sparse vectors every chunk gets, for the
+    /// `splade` pipeline stage [default: none; when appending: the collection's].
+    #[arg(
+        long,
+        value_name = "MODEL",
+        help_heading = "Index (fixed when the collection is created)"
+    )]
+    pub splade_model: Option<String>,
     #[command(flatten)]
     pub reduce: ReduceArgs,
 }
@@ -187,6 +195,11 @@ impl CreateArgs {
             };
             text.validate()?;
             config = config.with_text_index(text);
+        }
+        if let Some(splade) = &self.splade_model {
+            let splade = crate::splade::load(ctx, splade)?;
+            config =
+                config.with_sparse_vector(crate::splade::SPLADE_VECTOR, splade.vector_config());
         }
         Ok((model, config))
     }

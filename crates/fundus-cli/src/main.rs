@@ -10,6 +10,7 @@ mod commands;
 mod context;
 mod create_args;
 mod progress;
+mod splade;
 mod stages;
 
 use context::Context;

@@ -1,8 +1,7 @@
 //! Pipeline stages over a collection: `dense` (the bi-encoder and the
 //! vector index) and `bm25` (the collection's text index), registered for
-//! the pipeline runner of `fundus-search`; and `splade` over an index of
-//! SPLADE vectors (built by `fundus eval`; collections do not store SPLADE
-//! vectors yet).
+//! the pipeline runner of `fundus-search`. The `splade` stage (the
+//! collection's SPLADE sparse vectors) lives in `crate::splade`.
 //!
 //! The dense stage embeds each query once, even when the pipeline uses it
 //! twice (retrieve, then re-rank), and keeps the time it spent embedding
@@ -17,9 +16,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use fundus_core::{distance, Reduction};
-use fundus_models::{Embedder, InputKind, SpladeEncoder};
+use fundus_models::{Embedder, InputKind};
 use fundus_search::{Query, Rescorer, Retriever, Stage, StageError, StageRegistry};
-use fundus_sparse::SparseVectorIndex;
 use fundus_store::{Collection, SearchOptions};
 
 /// Bi-encoder retrieval and re-ranking.
@@ -242,65 +240,5 @@ impl Rescorer for FullVectorStage {
                 Some((id.clone(), best))
             })
             .collect())
-    }
-}
-
-/// SPLADE: learned sparse vectors, searched by dot product over an
-/// inverted index of the documents' vectors.
-pub struct SpladeStage {
-    encoder: Arc<SpladeEncoder>,
-    index: SparseVectorIndex,
-    encoding: Mutex<Duration>,
-}
-
-impl SpladeStage {
-    pub fn new(encoder: Arc<SpladeEncoder>, index: SparseVectorIndex) -> Self {
-        SpladeStage {
-            encoder,
-            index,
-            encoding: Mutex::new(Duration::ZERO),
-        }
-    }
-
-    /// Time spent encoding queries so far.
-    pub fn encoding_time(&self) -> Duration {
-        *self.encoding.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Stage for SpladeStage {
-    fn name(&self) -> &str {
-        "splade"
-    }
-}
-
-impl Retriever for SpladeStage {
-    fn retrieve(&self, query: &Query, k: usize) -> Result<Vec<(String, f32)>, StageError> {
-        Ok(self
-            .retrieve_batch(std::slice::from_ref(query), k)?
-            .pop()
-            .unwrap_or_default())
-    }
-
-    fn retrieve_batch(
-        &self,
-        queries: &[Query],
-        k: usize,
-    ) -> Result<Vec<Vec<(String, f32)>>, StageError> {
-        let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
-        let t = Instant::now();
-        let vectors = self
-            .encoder
-            .encode(&texts)
-            .map_err(|e| StageError::with_source("SPLADE encoding failed", e))?;
-        *self.encoding.lock().unwrap_or_else(PoisonError::into_inner) += t.elapsed();
-        vectors
-            .iter()
-            .map(|v| {
-                self.index
-                    .search(v, k)
-                    .map_err(|e| StageError::with_source("SPLADE search failed", e))
-            })
-            .collect()
     }
 }

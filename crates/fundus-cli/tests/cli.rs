@@ -946,3 +946,158 @@ fn an_ensemble_with_pca_ingests_appends_and_searches() {
         .failure();
     assert!(err.stderr.contains("between 1 and 384"), "{}", err.stderr);
 }
+
+#[test]
+fn a_collection_with_splade_vectors_finds_product_codes_and_explains_the_score() {
+    let f = Fundus::new();
+    let out = f
+        .run(&[
+            "collection",
+            "create",
+            "products",
+            "--splade-model",
+            "splade-tiny",
+        ])
+        .success();
+    assert!(
+        out.stdout.contains("sparse vector \"splade\": splade-tiny"),
+        "{}",
+        out.stdout
+    );
+    let out = f
+        .run(&["ingest", "-c", "products", "-i", &sample()])
+        .success();
+    assert!(out.stdout.contains("SPLADE splade-tiny"), "{}", out.stdout);
+
+    // An exact product code: the SPLADE stage alone finds the product.
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--json",
+            "-k",
+            "2",
+            "--pipeline",
+            "splade",
+            "NLK 3910 G",
+        ])
+        .success();
+    let hits: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(hits.len(), 2, "{}", out.stdout);
+    assert_eq!(
+        hits[0]["metadata"]["product_code"], "NLK 3910 G",
+        "{}",
+        out.stdout
+    );
+    assert_eq!(hits[0]["stages"][0]["stage"], "splade");
+    // Filters apply inside the sparse search.
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--json",
+            "-k",
+            "3",
+            "-p",
+            "splade",
+            "-f",
+            r#"lang = "de""#,
+            "NMK 3910",
+        ])
+        .success();
+    assert_eq!(out.stdout.lines().count(), 3, "{}", out.stdout);
+    assert!(
+        out.stdout.lines().all(|l| l.contains(r#""lang":"de""#)),
+        "{}",
+        out.stdout
+    );
+
+    // In a fusion, --explain shows the SPLADE score beside the others.
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--explain",
+            "-k",
+            "3",
+            "-p",
+            "(dense(100) + splade(100)) -> rrf",
+            "NLK 3910 G",
+        ])
+        .success();
+    let why: Vec<&str> = out.stdout.lines().filter(|l| l.contains("why:")).collect();
+    assert_eq!(why.len(), 3, "{}", out.stdout);
+    assert!(
+        why[0].contains("splade #") && why[0].contains("rrf #1"),
+        "{}",
+        out.stdout
+    );
+    // SPLADE re-ranks candidates of another stage too.
+    let out = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--explain",
+            "-k",
+            "1",
+            "-p",
+            "bm25(50) -> splade(5)",
+            "KVF 50",
+        ])
+        .success();
+    assert!(
+        out.stdout.contains("kvf-50") && out.stdout.contains("| splade #1"),
+        "{}",
+        out.stdout
+    );
+
+    // Appending keeps the collection's SPLADE model; another one is refused.
+    let err = f
+        .run(&[
+            "ingest",
+            "-c",
+            "products",
+            "-i",
+            &sample(),
+            "--splade-model",
+            "all-minilm-l6-v2",
+        ])
+        .failure();
+    assert!(err.stderr.contains("not a SPLADE model"), "{}", err.stderr);
+
+    // Without SPLADE vectors the error says how to get them.
+    f.run(&["collection", "create", "plain"]).success();
+    let err = f
+        .run(&["search", "-c", "plain", "-p", "splade", "NLK 3910 G"])
+        .failure();
+    assert!(
+        err.stderr.contains("has no SPLADE vectors")
+            && err.stderr.contains("--splade-model splade-tiny"),
+        "{}",
+        err.stderr
+    );
+    let err = f
+        .run(&[
+            "ingest",
+            "-c",
+            "plain",
+            "-i",
+            &sample(),
+            "--splade-model",
+            "splade-tiny",
+        ])
+        .failure();
+    assert!(
+        err.stderr.contains("created without SPLADE vectors"),
+        "{}",
+        err.stderr
+    );
+}

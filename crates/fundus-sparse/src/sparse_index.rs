@@ -97,6 +97,14 @@ fn normalize(vector: &[(u32, f32)], owner: &str) -> Result<Vec<(u32, f32)>, Spar
             value,
         });
     }
+    let mut out = sum_by_term(vector);
+    out.retain(|&(_, w)| w != 0.0);
+    Ok(out)
+}
+
+/// `vector` sorted by term id with the weights of repeated ids summed: the
+/// form a dot product by merging two vectors needs.
+pub fn sum_by_term(vector: &[(u32, f32)]) -> Vec<(u32, f32)> {
     let mut v = vector.to_vec();
     v.sort_unstable_by_key(|&(t, _)| t);
     let mut out: Vec<(u32, f32)> = Vec::with_capacity(v.len());
@@ -106,8 +114,7 @@ fn normalize(vector: &[(u32, f32)], owner: &str) -> Result<Vec<(u32, f32)>, Spar
             _ => out.push((t, w)),
         }
     }
-    out.retain(|&(_, w)| w != 0.0);
-    Ok(out)
+    out
 }
 
 impl SparseVectorIndex {
@@ -245,6 +252,28 @@ impl SparseVectorIndex {
         query: &[(u32, f32)],
         k: usize,
     ) -> Result<Vec<(u32, f32)>, SparseError> {
+        self.search_ordinals_where(query, k, None)
+    }
+
+    /// [`SparseVectorIndex::search_ordinals`] among the documents `allow`
+    /// accepts (a payload filter), so `k` matching documents come back when
+    /// they exist. `allow` is asked only about live documents that share a
+    /// term with the query, after scoring, once each.
+    pub fn search_ordinals_filtered(
+        &self,
+        query: &[(u32, f32)],
+        k: usize,
+        allow: &dyn Fn(u32) -> bool,
+    ) -> Result<Vec<(u32, f32)>, SparseError> {
+        self.search_ordinals_where(query, k, Some(allow))
+    }
+
+    fn search_ordinals_where(
+        &self,
+        query: &[(u32, f32)],
+        k: usize,
+        allow: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<(u32, f32)>, SparseError> {
         if let Some(&(term, value)) = query.iter().find(|(_, w)| !w.is_finite()) {
             return Err(SparseError::InvalidWeight {
                 key: "query".into(),
@@ -256,8 +285,8 @@ impl SparseVectorIndex {
             return Ok(Vec::new());
         }
         Ok(ACCUMULATOR.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut acc) => self.score_and_select(query, k, &mut acc),
-            Err(_) => self.score_and_select(query, k, &mut Vec::new()),
+            Ok(mut acc) => self.score_and_select(query, k, allow, &mut acc),
+            Err(_) => self.score_and_select(query, k, allow, &mut Vec::new()),
         }))
     }
 
@@ -265,6 +294,7 @@ impl SparseVectorIndex {
         &self,
         query: &[(u32, f32)],
         k: usize,
+        allow: Option<&dyn Fn(u32) -> bool>,
         acc: &mut Vec<f32>,
     ) -> Vec<(u32, f32)> {
         let n = self.keys.len();
@@ -282,7 +312,15 @@ impl SparseVectorIndex {
         // maxima, which order like the floats only for non-negative
         // scores; negative ones are never returned anyway.
         scores.iter_mut().for_each(|s| *s = s.max(0.0));
-        let best = select(scores, &self.live, k);
+        let best = match allow {
+            None => select(scores, &self.live, k),
+            Some(allow) => {
+                let allowed: Vec<bool> = (0..n)
+                    .map(|d| self.live[d] && scores[d] > 0.0 && allow(d as u32))
+                    .collect();
+                select(scores, &allowed, k)
+            }
+        };
         scores.fill(0.0);
         best
     }
@@ -649,6 +687,40 @@ mod tests {
         assert!(index.search(&[(1, 1.0)], 0).unwrap().is_empty());
         // A negative total is not a match.
         assert!(index.search(&[(1, -1.0)], 3).unwrap().is_empty());
+    }
+
+    #[test]
+    fn filtered_search_fills_k_from_allowed_documents_and_asks_only_about_matches() {
+        let mut index = SparseVectorIndex::new();
+        for i in 0..100u32 {
+            index
+                .upsert(format!("d{i}"), &[(1, i as f32 + 1.0)])
+                .unwrap();
+        }
+        index.upsert("other", &[(2, 1.0)]).unwrap();
+        index.delete("d98");
+        let asked = std::cell::RefCell::new(Vec::new());
+        let even = |ord: u32| {
+            asked.borrow_mut().push(ord);
+            ord.is_multiple_of(2)
+        };
+        let hits = index
+            .search_ordinals_filtered(&[(1, 1.0)], 3, &even)
+            .unwrap();
+        let keys: Vec<&str> = hits.iter().filter_map(|&(o, _)| index.key(o)).collect();
+        assert_eq!(keys, ["d96", "d94", "d92"], "d98 is deleted");
+        let asked = asked.into_inner();
+        assert_eq!(asked.len(), 99, "live documents with the term, once each");
+        assert!(
+            !asked.contains(&100),
+            "the document without the term is not asked"
+        );
+        assert_eq!(
+            index
+                .search_ordinals_filtered(&[(1, 1.0)], 3, &|_| true)
+                .unwrap(),
+            index.search_ordinals(&[(1, 1.0)], 3).unwrap()
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! small, an HNSW graph (saved beside the segment at each flush) once it
 //! passes [`IndexConfig::exact_threshold`](crate::IndexConfig).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
@@ -37,6 +37,7 @@ use crate::manifest::{sync_dir, CollectionConfig, IndexFile, Manifest, ModelInfo
 use crate::merge::{MergeJob, Merged};
 use crate::point::Point;
 use crate::segment;
+use crate::sparse_vectors::{self, SparseIndexes, SparseModelInfo, SparseVectorStats};
 use crate::text_index::TextIndex;
 use crate::vector_index::{SearchOptions, VectorIndex, VectorMemory};
 use crate::wal::{FsyncPolicy, Wal};
@@ -77,6 +78,8 @@ pub struct Collection {
     vectors: VectorIndex,
     /// BM25 over the documents, when the config asks for one.
     text: Option<TextIndex>,
+    /// An inverted index per configured sparse vector, over live chunks.
+    sparse: SparseIndexes,
     /// Row → point; rows of replaced or deleted points stay as tombstones
     /// until the next flush compacts them away.
     points: Vec<Point>,
@@ -118,6 +121,9 @@ pub struct CollectionStats {
     /// Documents in the BM25 index (`None`: the collection has none).
     pub text_index_documents: Option<usize>,
     pub text_index_bytes_on_disk: u64,
+    /// Each sparse vector's index (rebuilt from the points on open).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sparse_vectors: BTreeMap<String, SparseVectorStats>,
     /// A background merge is running.
     pub merging: bool,
     /// The last background merge failed with this error.
@@ -149,11 +155,13 @@ impl Collection {
         manifest.write(&dir)?;
         let c = &manifest.config;
         let vectors = VectorIndex::new(c.dim, c.metric, c.index);
+        let sparse = SparseIndexes::new(&c.sparse_vectors);
         Ok(Collection {
             dir,
             manifest,
             vectors,
             text,
+            sparse,
             points: Vec::new(),
             deleted: Vec::new(),
             live: 0,
@@ -179,6 +187,7 @@ impl Collection {
         let mut c = Collection {
             vectors: VectorIndex::new(dim, metric, manifest.config.index),
             text: None,
+            sparse: SparseIndexes::new(&manifest.config.sparse_vectors),
             points: Vec::new(),
             deleted: Vec::new(),
             live: 0,
@@ -316,6 +325,7 @@ impl Collection {
     /// Appends a row to the storage; [`Self::index_rows`] then puts new rows
     /// into the graph in one batch.
     fn push_row(&mut self, p: Point, prepared: &[f32]) -> Result<(), StoreError> {
+        self.sparse.insert(&p)?;
         let row = self.vectors.push(prepared)?;
         self.doc_rows.entry(p.doc_id.clone()).or_default().push(row);
         self.points.push(p);
@@ -336,6 +346,7 @@ impl Collection {
         match self.doc_rows.remove(doc_id) {
             Some(rows) => {
                 for r in rows {
+                    self.sparse.remove(&self.points[r as usize]);
                     self.deleted[r as usize] = true;
                     self.live -= 1;
                     self.vectors.remove(r)?;
@@ -463,15 +474,28 @@ impl Collection {
     /// the same model).
     pub fn check_query_model(&self, model: &ModelInfo) -> Result<(), StoreError> {
         let ours = &self.manifest.config.model;
-        if model.sha256 == ours.sha256 && model.dim == ours.dim {
+        self.check_same_weights(
+            (&ours.name, &ours.sha256, ours.dim),
+            (&model.name, &model.sha256, model.dim),
+        )
+    }
+
+    /// `Ok` when two models, as (name, weights' sha256, vector size), are
+    /// the same weights of the same size; else [`StoreError::ModelMismatch`].
+    fn check_same_weights(
+        &self,
+        ours: (&str, &str, usize),
+        theirs: (&str, &str, usize),
+    ) -> Result<(), StoreError> {
+        if (ours.1, ours.2) == (theirs.1, theirs.2) {
             return Ok(());
         }
         Err(StoreError::ModelMismatch {
             collection: self.manifest.config.name.clone(),
-            expected: ours.name.clone(),
-            expected_sha256: ours.sha256.clone(),
-            received: model.name.clone(),
-            received_sha256: model.sha256.clone(),
+            expected: ours.0.into(),
+            expected_sha256: ours.1.into(),
+            received: theirs.0.into(),
+            received_sha256: theirs.1.into(),
         })
     }
 
@@ -503,7 +527,9 @@ impl Collection {
                 });
             }
         }
-        let (dim, metric) = (self.manifest.config.dim, self.manifest.config.metric);
+        let config = &self.manifest.config;
+        sparse_vectors::validate_points(&config.name, &config.sparse_vectors, points)?;
+        let (dim, metric) = (config.dim, config.metric);
         let mut prepared = Vec::with_capacity(vectors.len());
         for (p, v) in points.iter().zip(vectors) {
             validate_vector(v, dim).map_err(|source| StoreError::BadVector {
@@ -795,21 +821,36 @@ impl Collection {
             fundus_core::metric::validate_vector(query, self.manifest.config.dim)?;
             return Ok(Vec::new());
         }
-        // Several chunks of one document may rank together; ask for more
-        // rows until `k` documents are found or the candidates run out.
-        let mut fetch = (k * 4).max(16).min(self.live);
-        loop {
+        self.best_chunk_per_document(k, |fetch| {
             let raw = self
                 .vectors
                 .search(query, fetch, &allow, filter.is_some(), options)?;
+            Ok(raw
+                .into_iter()
+                .map(|(row, score)| (&self.points[row as usize], score))
+                .collect())
+        })
+    }
+
+    /// The first `k` documents of a ranking of chunks, each with its best
+    /// chunk. Several chunks of one document may rank together, so
+    /// `ranked(fetch)` (the best `fetch` chunks, best first) is asked for
+    /// more until `k` documents are found or the chunks run out.
+    fn best_chunk_per_document<'a>(
+        &'a self,
+        k: usize,
+        ranked: impl Fn(usize) -> Result<Vec<(&'a Point, f32)>, StoreError>,
+    ) -> Result<Vec<Hit>, StoreError> {
+        let mut fetch = (k * 4).max(16).min(self.live);
+        loop {
+            let raw = ranked(fetch)?;
             let mut seen = HashSet::new();
             let mut hits = Vec::with_capacity(k);
-            for (row, score) in &raw {
-                let p = &self.points[*row as usize];
+            for &(p, score) in &raw {
                 if seen.insert(p.doc_id.as_str()) {
                     hits.push(Hit {
                         id: p.doc_id.clone(),
-                        score: *score,
+                        score,
                         chunk: Some(p.chunk),
                         title: p.title.clone(),
                         text: Some(p.text.clone()),
@@ -906,6 +947,103 @@ impl Collection {
             .collect())
     }
 
+    /// The `k` best documents for a sparse query vector of the collection's
+    /// sparse vector `name` (a document scores with its best chunk: the
+    /// highest dot product), among the points whose payload satisfies
+    /// `filter`, checked inside the search. Only chunks sharing a term with
+    /// the query score, so fewer than `k` documents may come back.
+    pub fn search_sparse(
+        &self,
+        name: &str,
+        query: &[(u32, f32)],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Hit>, StoreError> {
+        self.sparse_config(name)?;
+        let allow = |doc_id: &str, chunk: u32| {
+            self.chunk(doc_id, chunk)
+                .is_some_and(|p| filter.is_none_or(|f| f.matches(p.metadata.as_ref())))
+        };
+        let allow = filter
+            .is_some()
+            .then_some(&allow as &dyn Fn(&str, u32) -> bool);
+        if k == 0 || self.live == 0 {
+            return Ok(Vec::new());
+        }
+        self.best_chunk_per_document(k, |fetch| {
+            let raw = self.sparse.search(name, query, fetch, allow)?;
+            Ok(raw
+                .into_iter()
+                .filter_map(|(doc_id, chunk, score)| Some((self.chunk(doc_id, chunk)?, score)))
+                .collect())
+        })
+    }
+
+    /// Exact sparse scores of the given documents (each by its best
+    /// chunk's dot product with `query`), for re-ranking candidates that
+    /// another stage found. Unknown ids are left out.
+    pub fn score_documents_sparse(
+        &self,
+        name: &str,
+        query: &[(u32, f32)],
+        doc_ids: &[String],
+    ) -> Result<Vec<(String, f32)>, StoreError> {
+        self.sparse_config(name)?;
+        let query = fundus_sparse::sparse_index::sum_by_term(query);
+        Ok(doc_ids
+            .iter()
+            .filter_map(|id| {
+                let rows = self.doc_rows.get(id)?;
+                let best = rows
+                    .iter()
+                    .map(|&r| {
+                        self.points[r as usize]
+                            .sparse
+                            .get(name)
+                            .map_or(0.0, |v| sparse_vectors::dot(&query, v))
+                    })
+                    .fold(f32::NEG_INFINITY, f32::max);
+                Some((id.clone(), best))
+            })
+            .collect())
+    }
+
+    /// The live point of a document's chunk.
+    fn chunk(&self, doc_id: &str, chunk: u32) -> Option<&Point> {
+        self.doc_rows
+            .get(doc_id)?
+            .iter()
+            .map(|&r| &self.points[r as usize])
+            .find(|p| p.chunk == chunk)
+    }
+
+    /// The model of sparse vector `name`, or [`StoreError::NoSparseVector`].
+    pub fn sparse_config(&self, name: &str) -> Result<&SparseModelInfo, StoreError> {
+        let c = &self.manifest.config;
+        c.sparse_vectors
+            .get(name)
+            .map(|s| &s.model)
+            .ok_or_else(|| StoreError::NoSparseVector {
+                collection: c.name.clone(),
+                vector: name.into(),
+                configured: sparse_vectors::describe(&c.sparse_vectors),
+            })
+    }
+
+    /// Refuses a sparse query model other than the one that made the
+    /// collection's sparse vector `name` (weights compared by sha256).
+    pub fn check_sparse_query_model(
+        &self,
+        name: &str,
+        model: &SparseModelInfo,
+    ) -> Result<(), StoreError> {
+        let ours = self.sparse_config(name)?;
+        self.check_same_weights(
+            (&ours.name, &ours.sha256, ours.vocab_size),
+            (&model.name, &model.sha256, model.vocab_size),
+        )
+    }
+
     /// Whether the collection has a BM25 index.
     pub fn has_text_index(&self) -> bool {
         self.text.is_some()
@@ -957,6 +1095,7 @@ impl Collection {
                 .text_index
                 .as_ref()
                 .map_or(0, |t| size(&segs.join(&t.file))),
+            sparse_vectors: self.sparse.stats(),
             merging: self.merge.is_some(),
             merge_error: self.merge_error.clone(),
         }

@@ -57,6 +57,32 @@ pub enum StoreError {
         #[source]
         source: fundus_core::CoreError,
     },
+    /// A sparse vector that breaks the rules of
+    /// [`check_vector`](crate::sparse_vectors::check_vector).
+    #[error("sparse vector {vector:?} of document {doc_id:?} (chunk {chunk}): {problem}")]
+    BadSparseVector {
+        doc_id: String,
+        chunk: u32,
+        vector: String,
+        problem: crate::sparse_vectors::SparseVectorProblem,
+    },
+    /// A point carries a sparse vector the collection was not created with.
+    #[error("document {doc_id:?} (chunk {chunk}) has a sparse vector {vector:?}, but collection {collection:?} has {configured}")]
+    UnknownSparseVector {
+        collection: String,
+        doc_id: String,
+        chunk: u32,
+        vector: String,
+        configured: String,
+    },
+    /// A sparse search (or query model check) names a vector the
+    /// collection does not have.
+    #[error("collection {collection:?} has no sparse vector {vector:?} (it has {configured}); sparse vectors are chosen when a collection is created, e.g. `fundus collection create NAME --splade-model splade-tiny`, then ingest into it")]
+    NoSparseVector {
+        collection: String,
+        vector: String,
+        configured: String,
+    },
     #[error("payload of document {doc_id:?} is {found}; a payload must be a JSON object")]
     PayloadNotObject { doc_id: String, found: &'static str },
     #[error("invalid collection config: {0}")]

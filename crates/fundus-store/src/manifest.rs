@@ -4,11 +4,14 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use fundus_core::{Metric, Reduction};
 
 use crate::error::StoreError;
+use crate::sparse_vectors::SparseVectorConfig;
 use crate::text_index::TextIndexConfig;
 use crate::vector_index::IndexConfig;
 
@@ -77,6 +80,11 @@ pub struct CollectionConfig {
     /// for 384 -> 256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reduction: Option<Reduction>,
+    /// Named sparse vectors (SPLADE) every point may carry, each with the
+    /// model that makes them; empty: none. Manifests written before
+    /// sparse vectors existed have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sparse_vectors: BTreeMap<String, SparseVectorConfig>,
 }
 
 impl CollectionConfig {
@@ -90,6 +98,7 @@ impl CollectionConfig {
             index: IndexConfig::default(),
             text_index: None,
             reduction: None,
+            sparse_vectors: BTreeMap::new(),
         }
     }
 
@@ -98,6 +107,12 @@ impl CollectionConfig {
     pub fn with_reduction(mut self, reduction: Reduction) -> Self {
         self.dim = reduction.dims();
         self.reduction = Some(reduction);
+        self
+    }
+
+    /// The same config with a sparse vector `name` made by `config.model`.
+    pub fn with_sparse_vector(mut self, name: &str, config: SparseVectorConfig) -> Self {
+        self.sparse_vectors.insert(name.to_string(), config);
         self
     }
 

@@ -1,6 +1,12 @@
 //! A point: one chunk of one document, with its payload.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+/// A sparse vector: `(term id, weight)` pairs, term ids strictly
+/// increasing, weights finite and non-negative (SPLADE's).
+pub type SparseVector = Vec<(u32, f32)>;
 
 /// What the store keeps beside each vector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,6 +23,14 @@ pub struct Point {
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
+    /// Sparse vectors of the chunk by name (`"splade"`), one for each
+    /// sparse vector the collection is configured with
+    /// ([`crate::CollectionConfig::sparse_vectors`]); a point without one
+    /// is simply not found by that vector's search. Stored with the point
+    /// (WAL and segments keep points as JSON), so files written before
+    /// sparse vectors existed read as points without any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sparse: BTreeMap<String, SparseVector>,
 }
 
 impl Point {
@@ -30,6 +44,7 @@ impl Point {
             title: None,
             text: text.into(),
             metadata: None,
+            sparse: BTreeMap::new(),
         }
     }
 }

@@ -146,6 +146,9 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
                 cfg.metric,
                 index_summary(cfg)
             );
+            for (vector, sparse) in &cfg.sparse_vectors {
+                println!("sparse vector {vector:?}: {}", sparse.model.name);
+            }
         }
         CollectionCommand::List => {
             let names = ctx.data.list()?;
@@ -202,6 +205,18 @@ pub fn run(ctx: &Context, cmd: CollectionCommand) -> Result<()> {
                     human(stats.text_index_bytes_on_disk)
                 ),
                 _ => println!("text index   none (no BM25)"),
+            }
+            for (vector, sparse) in &cfg.sparse_vectors {
+                let st = stats
+                    .sparse_vectors
+                    .get(vector)
+                    .copied()
+                    .unwrap_or_default();
+                println!(
+                    "sparse       {vector:?}: {} ({} terms) over {} chunks, {} distinct terms",
+                    sparse.model.name, sparse.model.vocab_size, st.chunks, st.terms
+                );
+                println!("  sha256     {}", sparse.model.sha256);
             }
             println!("documents    {}", stats.documents);
             println!("chunks       {}", stats.points);

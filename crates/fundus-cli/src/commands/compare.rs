@@ -147,6 +147,7 @@ fn compare_one(
         CollectionOptions {
             chunker: None,
             analyzer: &args.analyzer,
+            splade: None,
             no_cache: true,
             reduce: &args.reduce,
         },

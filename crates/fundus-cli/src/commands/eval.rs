@@ -19,7 +19,6 @@ use fundus_eval::{evaluate, Run};
 use fundus_models::registry::DEFAULT_MODEL;
 use fundus_models::{Chunker, Embedder, InputKind, SpladeEncoder};
 use fundus_search::{Pipeline, Query, Runner, StageRegistry};
-use fundus_sparse::SparseVectorIndex;
 use fundus_store::{
     Collection, CollectionConfig, DataDir, IndexConfig, ModelInfo, Point, SearchOptions,
     TextIndexConfig,
@@ -28,7 +27,8 @@ use fundus_store::{
 use crate::context::{Context, LoadedModel, PrefixArgs};
 use crate::create_args::ReduceArgs;
 use crate::progress;
-use crate::stages::{self, DenseStage, FullVectorStage, SpladeStage};
+use crate::splade::{self, LoadedSplade};
+use crate::stages::{self, DenseStage, FullVectorStage};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Task {
@@ -52,8 +52,9 @@ with the corpus' full vectors, which the evaluation keeps in memory (two-stage s
 Metrics follow pytrec_eval (as BEIR and MTEB use it): graded nDCG, ties broken by \
 document id, judged queries absent from the run not averaged. Corpus vectors are \
 cached per model and dataset, so a second run only embeds the queries. The corpus \
-goes into a temporary collection (exact vector search, BM25 index), which the \
-pipeline then searches like `fundus search` does.")]
+goes into a temporary collection (exact vector search, BM25 index, SPLADE vectors \
+when the pipeline has a splade stage), which the pipeline then searches like \
+`fundus search` does.")]
 pub struct EvalArgs {
     /// Dataset folder: BEIR layout (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv),
     /// or for --task sts a folder with SPLIT.tsv.
@@ -94,7 +95,8 @@ pub struct EvalArgs {
     /// Analyzer of the BM25 index: english, german or standard.
     #[arg(long, default_value = "english")]
     pub analyzer: String,
-    /// SPLADE model for pipelines with a `splade` stage.
+    /// SPLADE model for pipelines with a `splade` stage (the temporary
+    /// collection gets its sparse vectors, as `--splade-model` at ingest gives).
     #[arg(long, default_value = "splade-tiny")]
     pub splade_model: String,
     /// Keep hits whose document id equals the query id (BEIR drops them,
@@ -164,7 +166,8 @@ struct CachedCorpus {
     doc_ids: Vec<String>,
 }
 
-/// A BEIR corpus in a temporary collection: chunks, cached vectors, BM25.
+/// A BEIR corpus in a temporary collection: chunks, cached vectors, BM25,
+/// SPLADE vectors when asked for.
 pub(crate) struct EvalCollection {
     pub collection: Arc<Collection>,
     pub encoder: Arc<dyn Embedder>,
@@ -175,6 +178,8 @@ pub(crate) struct EvalCollection {
     /// With a reduction: every document's full chunk vectors, for the
     /// `full` stage.
     full_vectors: Option<HashMap<String, Vec<Vec<f32>>>>,
+    /// The model of the collection's SPLADE vectors, if it has them.
+    pub splade: Option<Arc<SpladeEncoder>>,
     /// Holds the collection's files until the evaluation ends.
     _dir: tempfile::TempDir,
 }
@@ -204,6 +209,8 @@ pub(crate) struct CollectionOptions<'a> {
     pub chunker: Option<Chunker>,
     /// Analyzer of the BM25 index.
     pub analyzer: &'a str,
+    /// SPLADE model whose vectors every chunk gets.
+    pub splade: Option<LoadedSplade>,
     /// Embed the corpus even when cached vectors exist.
     pub no_cache: bool,
     pub reduce: &'a ReduceArgs,
@@ -211,7 +218,7 @@ pub(crate) struct CollectionOptions<'a> {
 
 /// Loads the corpus into a temporary collection: chunks (or whole
 /// documents), their vectors (embedded, or from the cache, reduced when
-/// asked), and a BM25 index.
+/// asked), a BM25 index and SPLADE vectors as `options` ask.
 pub(crate) fn eval_collection(
     ctx: &Context,
     data: &BeirDataset,
@@ -222,6 +229,7 @@ pub(crate) fn eval_collection(
     let CollectionOptions {
         chunker,
         analyzer,
+        splade,
         no_cache,
         reduce,
     } = options;
@@ -252,6 +260,7 @@ pub(crate) fn eval_collection(
                 title: (!d.title.is_empty()).then(|| d.title.clone()),
                 text: c.text,
                 metadata: d.metadata.clone().filter(|m| m.is_object()),
+                sparse: Default::default(),
             });
         }
     }
@@ -307,6 +316,10 @@ pub(crate) fn eval_collection(
     if let Some(r) = reduction {
         config = config.with_reduction(r);
     }
+    if let Some(s) = &splade {
+        attach_splade_vectors(ctx, s, &mut points, no_cache)?;
+        config = config.with_sparse_vector(splade::SPLADE_VECTOR, s.vector_config());
+    }
     let dir = tempfile::Builder::new()
         .prefix("fundus-eval-")
         .tempdir_in(std::env::temp_dir())?;
@@ -320,6 +333,7 @@ pub(crate) fn eval_collection(
         embed_seconds: embedded.seconds,
         chunks: points.len(),
         full_vectors,
+        splade: splade.map(|s| Arc::new(s.encoder)),
         _dir: dir,
     })
 }
@@ -347,6 +361,13 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
         None => None,
     };
     let info = model.info.clone();
+    let splade = if pipeline.stage_names().contains(&splade::SPLADE_VECTOR) {
+        let mut s = splade::load(ctx, &args.splade_model)?;
+        s.encoder.set_batch_size(args.batch_size);
+        Some(s)
+    } else {
+        None
+    };
     let ec = eval_collection(
         ctx,
         &data,
@@ -355,17 +376,19 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
         CollectionOptions {
             chunker,
             analyzer: &args.analyzer,
+            splade,
             no_cache: args.no_cache,
             reduce: &args.reduce,
         },
     )?;
     let (mut registry, dense) = ec.registry()?;
-    let mut splade = None;
-    if pipeline.stage_names().contains(&"splade") {
-        let stage = Arc::new(splade_stage(ctx, &data, &args.splade_model, args.no_cache)?);
-        registry.add_retriever(stage.clone())?;
-        splade = Some(stage);
-    }
+    let splade = splade::add_stage(
+        ctx,
+        &mut registry,
+        &pipeline,
+        &ec.collection,
+        ec.splade.clone(),
+    )?;
     let runner = Runner::new(&registry, pipeline)?;
     let queries: Vec<Query> = data
         .queries
@@ -440,63 +463,58 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
     Ok(())
 }
 
-/// Encodes the corpus with a SPLADE model (documents whole, truncated at
-/// the model's window) into a sparse index, cached like the dense vectors.
-fn splade_stage(
+/// Gives every point its SPLADE vector (its text truncated at the model's
+/// window), read from the cache when the same chunks were encoded by the
+/// same weights before.
+fn attach_splade_vectors(
     ctx: &Context,
-    data: &BeirDataset,
-    model: &str,
+    splade: &LoadedSplade,
+    points: &mut [Point],
     no_cache: bool,
-) -> Result<SpladeStage> {
-    let dir = ctx
-        .models
-        .resolve(model, &|m| ctx.say(m))
-        .with_context(|| format!("cannot provide SPLADE model {model:?}"))?;
-    let encoder = SpladeEncoder::load(&dir)
-        .with_context(|| format!("cannot load a SPLADE model from {}", dir.display()))?;
-    let texts: Vec<String> = data
-        .corpus
-        .iter()
-        .map(|d| format!("{} {}", d.title, d.text).trim().to_string())
-        .collect();
+) -> Result<()> {
     let mut h = Sha256::new();
-    for (d, t) in data.corpus.iter().zip(&texts) {
-        h.update(d.id.as_bytes());
-        h.update([0]);
-        h.update(t.as_bytes());
+    for p in points.iter() {
+        h.update(format!("{}|{}|", p.doc_id, p.chunk).as_bytes());
+        h.update(p.text.as_bytes());
         h.update([0]);
     }
-    let weights = fundus_models::registry::sha256_file(&encoder.folder().weights_path)?;
-    h.update(format!("splade|{weights}|{}", encoder.max_seq_length()).as_bytes());
+    let encoder = &splade.encoder;
+    h.update(format!("splade|{}|{}", splade.info.sha256, encoder.max_seq_length()).as_bytes());
     let path = ctx
         .data
         .root()
         .join("eval-cache")
-        .join(format!("{:x}.splade", h.finalize()));
-    let index = match SparseVectorIndex::load(&path) {
-        Ok(index) if !no_cache && index.len() == data.corpus.len() => {
+        .join(format!("{:x}.splade.json", h.finalize()));
+    if !no_cache {
+        let cached = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Vec<fundus_store::SparseVector>>(&b).ok());
+        if let Some(vectors) = cached.filter(|v| v.len() == points.len()) {
             ctx.say(&format!("using cached SPLADE vectors {}", path.display()));
-            index
+            for (p, v) in points.iter_mut().zip(vectors) {
+                p.sparse.insert(splade::SPLADE_VECTOR.to_string(), v);
+            }
+            return Ok(());
         }
-        _ => {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let pb = progress::bar(refs.len() as u64, "splade", ctx.quiet);
-            let t0 = Instant::now();
-            let vectors = encoder.encode_with_progress(&refs, &|n| pb.inc(n as u64))?;
-            pb.finish_and_clear();
-            ctx.say(&format!(
-                "SPLADE-encoded {} documents in {:.1} s",
-                refs.len(),
-                t0.elapsed().as_secs_f64()
-            ));
-            let index =
-                SparseVectorIndex::build(data.corpus.iter().map(|d| d.id.clone()).zip(vectors))?;
-            fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-            index.save(&path)?;
-            index
-        }
-    };
-    Ok(SpladeStage::new(Arc::new(encoder), index))
+    }
+    let pb = progress::bar(points.len() as u64, "splade", ctx.quiet);
+    let t0 = Instant::now();
+    splade.encode_points(points, &|n| pb.inc(n as u64))?;
+    pb.finish_and_clear();
+    ctx.say(&format!(
+        "SPLADE-encoded {} passages in {:.1} s",
+        points.len(),
+        t0.elapsed().as_secs_f64()
+    ));
+    let vectors: Vec<&fundus_store::SparseVector> = points
+        .iter()
+        .filter_map(|p| p.sparse.get(splade::SPLADE_VECTOR))
+        .collect();
+    fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, serde_json::to_vec(&vectors)?)?;
+    fs::rename(&tmp, &path)?;
+    Ok(())
 }
 
 fn print_table(report: &fundus_eval::Report, ks: &[usize]) {

@@ -14,6 +14,7 @@ use fundus_store::{ChunkingInfo, Collection, Point, PointWriter};
 use crate::context::{Context, LoadedModel};
 use crate::create_args::CreateArgs;
 use crate::progress;
+use crate::splade::{self, LoadedSplade};
 
 /// Documents embedded and committed per round: a crash loses at most one
 /// round, and the progress bar moves smoothly.
@@ -70,7 +71,16 @@ pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
         );
     }
     let chunking = collection.config().chunking;
-    ingest_into(ctx, &args, &mut model, chunking, &mut collection, total)
+    let splade = splade::load_for(ctx, &collection, args.create.splade_model.as_deref())?;
+    ingest_into(
+        ctx,
+        &args,
+        &mut model,
+        splade,
+        chunking,
+        &mut collection,
+        total,
+    )
 }
 
 fn create_and_ingest(ctx: &Context, args: &IngestArgs, total: usize) -> Result<()> {
@@ -82,7 +92,16 @@ fn create_and_ingest(ctx: &Context, args: &IngestArgs, total: usize) -> Result<(
     let chunking = config.chunking;
     ctx.say(&format!("creating collection {:?}", args.collection));
     let mut collection = ctx.data.create(config)?;
-    ingest_into(ctx, args, &mut model, chunking, &mut collection, total)
+    let splade = splade::load_for(ctx, &collection, None)?;
+    ingest_into(
+        ctx,
+        args,
+        &mut model,
+        splade,
+        chunking,
+        &mut collection,
+        total,
+    )
 }
 
 /// Documents whose vectors a PCA at ingest is fitted on.
@@ -129,18 +148,24 @@ fn ingest_into(
     ctx: &Context,
     args: &IngestArgs,
     model: &mut LoadedModel,
+    mut splade: Option<LoadedSplade>,
     chunking: Option<ChunkingInfo>,
     collection: &mut Collection,
     total: usize,
 ) -> Result<()> {
     model.encoder.set_batch_size(args.batch_size);
+    if let Some(s) = splade.as_mut() {
+        s.encoder.set_batch_size(args.batch_size);
+    }
     let encoder = model.encoder.as_ref();
+    let splade = splade.as_ref();
     let reduction = collection.config().reduction.clone();
     let chunker = chunker_of(chunking);
     let commit_round = |docs: &[Document], collection: &mut Collection| {
         commit(
             docs,
             encoder,
+            splade,
             chunker.as_ref(),
             reduction.as_ref(),
             collection,
@@ -200,11 +225,12 @@ fn ingest_into(
     pb.finish_and_clear();
 
     println!(
-        "ingested {docs} documents as {chunks} chunks into {:?}, {replaced} of them replaced ({} documents, {} chunks in total; model {})",
+        "ingested {docs} documents as {chunks} chunks into {:?}, {replaced} of them replaced ({} documents, {} chunks in total; model {}{})",
         args.collection,
         collection.documents(),
         collection.len(),
-        collection.config().model.name
+        collection.config().model.name,
+        splade.map_or(String::new(), |s| format!(", SPLADE {}", s.info.name))
     );
     if !skipped.is_empty() {
         println!("skipped {} invalid lines:", skipped.len());
@@ -218,11 +244,13 @@ fn ingest_into(
     Ok(())
 }
 
-/// Chunks, embeds and upserts one round of documents; returns the number
-/// of chunks committed and of documents replaced.
+/// Chunks, embeds (and SPLADE-encodes, when the collection has SPLADE
+/// vectors) and upserts one round of documents; returns the number of
+/// chunks committed and of documents replaced.
 fn commit(
     docs: &[Document],
     encoder: &dyn Embedder,
+    splade: Option<&LoadedSplade>,
     chunker: Option<&Chunker>,
     reduction: Option<&Reduction>,
     collection: &mut dyn PointWriter,
@@ -230,9 +258,12 @@ fn commit(
     if docs.is_empty() {
         return Ok((0, 0));
     }
-    let points = document_points(docs, encoder, chunker)?;
+    let mut points = document_points(docs, encoder, chunker)?;
     let texts: Vec<&str> = points.iter().map(|p| p.text.as_str()).collect();
     let mut vectors = encoder.embed(&texts, InputKind::Passage)?;
+    if let Some(s) = splade {
+        s.encode_points(&mut points, &|_| {})?;
+    }
     if let Some(r) = reduction {
         vectors = vectors
             .iter()
@@ -270,6 +301,7 @@ fn document_points(
             title: doc.title.clone(),
             text: c.text,
             metadata: doc.metadata.clone(),
+            sparse: Default::default(),
         }));
     }
     Ok(points)

@@ -14,7 +14,7 @@ use fundus_search::{Pipeline, Query, Runner};
 use fundus_store::SearchOptions;
 
 use crate::context::Context;
-use crate::stages;
+use crate::{splade, stages};
 
 #[derive(Args)]
 #[command(
@@ -23,7 +23,8 @@ fundus search -c products --pipeline bm25 \"LABO-288\"\n  \
 fundus search -c products --pipeline \"(dense(100) + bm25(100)) -> weighted(0.7, 0.3, norm=zscore)\" --explain \"DIN 13277\"\n\n\
 Pipelines: a stage is name(candidates); `->` feeds the candidates to the next stage, which \
 re-ranks them (bm25(1000) -> dense(100)); (a + b) -> rrf | weighted(w1, w2, norm=minmax|zscore) | dbsf \
-fuses lists. Stages: dense, bm25 (when the collection has a text index).\n\n\
+fuses lists. Stages: dense, bm25 (when the collection has a text index), splade (when it \
+was created with --splade-model).\n\n\
 The query is embedded with the collection's own model. Queries longer than the \
 model's window are truncated to it (a warning says so)."
 )]
@@ -64,7 +65,7 @@ pub struct SearchArgs {
     /// Quantized graphs: return the codes' approximate scores, no rescoring.
     #[arg(long, help_heading = "Search tuning")]
     pub no_rescore: bool,
-    /// Retrieval pipeline: a name (dense, bm25, hybrid), pipeline text such as
+    /// Retrieval pipeline: a name (dense, bm25, splade, hybrid), pipeline text such as
     /// "(dense(100) + bm25(100)) -> rrf" or "bm25(1000) -> dense(100)", or JSON
     /// [default: hybrid when the collection has a text index, else dense].
     #[arg(long, short)]
@@ -118,7 +119,8 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
         None => "dense".to_string(),
     };
     let pipeline = Pipeline::resolve(&spec)?.cut(args.k);
-    let (registry, dense) = stages::registry(&collection, &encoder, options)?;
+    let (mut registry, dense) = stages::registry(&collection, &encoder, options)?;
+    let splade = splade::add_stage(ctx, &mut registry, &pipeline, &collection, None)?;
     let runner = Runner::new(&registry, pipeline)?;
     let mut query = Query::new(args.query.as_str());
     if let Some(f) = filter {
@@ -127,7 +129,10 @@ pub fn run(ctx: &Context, args: SearchArgs) -> Result<()> {
     let t0 = Instant::now();
     let out = runner.run(&query)?;
     let total_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let embed_ms = dense.embedding_time().as_secs_f64() * 1e3;
+    let embed_ms = (dense.embedding_time()
+        + splade.map_or(Default::default(), |s| s.encoding_time()))
+    .as_secs_f64()
+        * 1e3;
     let search_ms = (total_ms - embed_ms).max(0.0);
 
     if args.json {

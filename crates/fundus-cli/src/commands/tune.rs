@@ -163,6 +163,7 @@ fn fusion(ctx: &Context, args: &FusionArgs) -> Result<()> {
         CollectionOptions {
             chunker: None,
             analyzer: &args.analyzer,
+            splade: None,
             no_cache: false,
             reduce: &ReduceArgs::default(),
         },
