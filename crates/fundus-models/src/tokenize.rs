@@ -60,6 +60,11 @@ impl TextTokenizer {
             .map_or(0, |&id| id as usize + 1)
     }
 
+    /// Number of token ids the tokenizer can produce (added tokens included).
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
     pub fn max_len(&self) -> usize {
         self.max_len
     }

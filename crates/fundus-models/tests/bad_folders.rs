@@ -169,9 +169,15 @@ fn a_tokenizer_larger_than_the_vocabulary_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     tiny_mpnet(dir.path(), 20, 30);
     let (err, msg) = load_error(dir.path());
-    assert!(matches!(err, ModelError::Tokenizer { .. }), "{msg}");
+    assert!(matches!(err, ModelError::VocabMismatch { .. }), "{msg}");
     assert_mentions(
         &msg,
-        &["tokenizer.json", "up to 29", "have 20", "vocab_size"],
+        &[
+            "tokenizer.json",
+            "model.safetensors",
+            "up to 29",
+            "only 20 rows",
+            "vocab_size",
+        ],
     );
 }

