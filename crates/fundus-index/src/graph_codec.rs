@@ -19,7 +19,9 @@
 //!   usearch's own `f32 → i8` cast is not used: it normalizes each vector,
 //!   which is wrong for dot and euclidean.
 //! - **binary**: usearch's `b1` scalar under the Hamming metric, with the
-//!   bits of [`BinaryQuantizer`] (above the training mean of the dimension).
+//!   bits of [`BinaryQuantizer`] (above the training mean of the dimension);
+//!   the graph walks by Hamming distance, then its beam is re-ranked by the
+//!   float query against the signs (`HnswIndex::search_with`).
 //!
 //! Scores read off quantized codes are approximate; the index rescoring
 //! pass replaces them with exact ones (see [`HnswIndex`](crate::HnswIndex)).
@@ -122,9 +124,10 @@ impl GraphCodec {
             GraphCodec::B1(q) => {
                 let mut words = Vec::with_capacity(q.words());
                 q.encode_into(v, &mut words);
-                // usearch reads `ceil(dim / 8)` bytes. Hamming distance does
-                // not care how bits map to positions as long as vectors and
-                // queries agree, so the words' little-endian bytes serve.
+                // usearch reads `ceil(dim / 8)` bytes: the words'
+                // little-endian bytes, so byte j holds dimensions 8j..8j+8
+                // lowest bit first, the order the asymmetric scorer's
+                // tables read them in (binary.rs).
                 let bytes = v.len().div_ceil(8);
                 Encoded::B1(
                     words
