@@ -157,10 +157,7 @@ impl Stage for SpladeStage {
 
 impl Retriever for SpladeStage {
     fn retrieve(&self, query: &Query, k: usize) -> Result<Vec<(String, f32)>, StageError> {
-        Ok(self
-            .retrieve_batch(std::slice::from_ref(query), k)?
-            .pop()
-            .unwrap_or_default())
+        fundus_search::retrieve_one(self, query, k)
     }
 
     fn retrieve_batch(

@@ -103,10 +103,7 @@ impl Stage for DenseStage {
 
 impl Retriever for DenseStage {
     fn retrieve(&self, query: &Query, k: usize) -> Result<Vec<(String, f32)>, StageError> {
-        Ok(self
-            .retrieve_batch(std::slice::from_ref(query), k)?
-            .pop()
-            .unwrap_or_default())
+        fundus_search::retrieve_one(self, query, k)
     }
 
     fn retrieve_batch(

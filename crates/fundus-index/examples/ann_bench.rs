@@ -368,6 +368,36 @@ fn graph_code_bytes(q: &Quantization, dim: usize) -> usize {
     }
 }
 
+/// The searches measured on one index: rescored with each `--oversampling`
+/// (one run for f32, which has nothing to rescore), then the codes alone
+/// (`-raw`) unless `--no-raw`. Engine names are `{base}[-osX]{suffix}`.
+fn runs(a: &Args, quant: Quantization, base: &str, suffix: &str) -> Vec<(String, SearchParams)> {
+    let mut runs: Vec<(String, SearchParams)> = a
+        .oversampling
+        .iter()
+        .map(|&o| {
+            let os = o.map_or(String::new(), |o| format!("-os{o}"));
+            let params = SearchParams {
+                oversampling: o,
+                rescore: true,
+            };
+            (format!("{base}{os}{suffix}"), params)
+        })
+        .collect();
+    if quant == Quantization::None {
+        runs.truncate(1);
+    } else if a.raw {
+        runs.push((
+            format!("{base}-raw{suffix}"),
+            SearchParams {
+                oversampling: Some(1.0),
+                rescore: false,
+            },
+        ));
+    }
+    runs
+}
+
 fn main() -> Res<()> {
     let a = parse_args()?;
     let (n, dim, base) = read_f32(&a.data.join("base.npy"))?;
@@ -418,33 +448,7 @@ fn main() -> Res<()> {
         let rss_delta = rss_bytes().saturating_sub(rss0);
         let mem = index.memory_bytes();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-        let mut runs: Vec<(String, SearchParams)> = a
-            .oversampling
-            .iter()
-            .map(|&o| {
-                let name = match o {
-                    Some(o) => format!("fundus-flat-{q}-os{o}"),
-                    None => format!("fundus-flat-{q}"),
-                };
-                let params = SearchParams {
-                    oversampling: o,
-                    rescore: true,
-                };
-                (name, params)
-            })
-            .collect();
-        if quant == Quantization::None {
-            runs.truncate(1);
-        }
-        if a.raw && quant != Quantization::None {
-            runs.push((
-                format!("fundus-flat-{q}-raw"),
-                SearchParams {
-                    oversampling: Some(1.0),
-                    rescore: false,
-                },
-            ));
-        }
+        let runs = runs(&a, quant, &format!("fundus-flat-{q}"), "");
         for (engine, params) in runs {
             let busy = wait_quiet();
             let (found, timing) = pool.install(|| {
@@ -529,30 +533,7 @@ fn main() -> Res<()> {
     } else {
         "-portable"
     };
-    let mut runs: Vec<(String, SearchParams)> = a
-        .oversampling
-        .iter()
-        .map(|&o| {
-            let os = o.map_or(String::new(), |o| format!("-os{o}"));
-            let params = SearchParams {
-                oversampling: o,
-                rescore: true,
-            };
-            (format!("fundus-{}{os}{simd}", a.variant), params)
-        })
-        .collect();
-    if quant == Quantization::None {
-        runs.truncate(1);
-    }
-    if a.raw && quant != Quantization::None {
-        runs.push((
-            format!("fundus-{}-raw{simd}", a.variant),
-            SearchParams {
-                oversampling: Some(1.0),
-                rescore: false,
-            },
-        ));
-    }
+    let runs = runs(&a, quant, &format!("fundus-{}", a.variant), simd);
     for &ef in &a.efs {
         for (engine, sp) in &runs {
             let busy = wait_quiet();

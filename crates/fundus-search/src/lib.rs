@@ -74,4 +74,4 @@ pub use fusion::{fuse, Fusion, Normalization, DEFAULT_RRF_K, FUSION_NAMES};
 pub use pipeline::{Pipeline, Source, StageCall, Step, DEFAULT_PIPELINE, MAX_DEPTH, NAMED};
 pub use registry::StageRegistry;
 pub use runner::{BatchOutput, Runner, SearchOutput, StageTiming};
-pub use stage::{Query, Rescorer, Retriever, Stage};
+pub use stage::{retrieve_one, Query, Rescorer, Retriever, Stage};

@@ -82,6 +82,20 @@ pub trait Retriever: Stage {
     }
 }
 
+/// [`Retriever::retrieve`] for a stage whose real implementation is
+/// [`Retriever::retrieve_batch`] (a model-backed stage that encodes all
+/// queries in one batch): a batch of one.
+pub fn retrieve_one<R: Retriever + ?Sized>(
+    stage: &R,
+    query: &Query,
+    k: usize,
+) -> Result<Vec<(String, f32)>, StageError> {
+    Ok(stage
+        .retrieve_batch(std::slice::from_ref(query), k)?
+        .pop()
+        .unwrap_or_default())
+}
+
 /// A stage that scores candidates found by earlier stages.
 pub trait Rescorer: Stage {
     /// Scores for `candidates` (ids, best first by the previous stage).
