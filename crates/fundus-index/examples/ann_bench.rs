@@ -9,7 +9,7 @@
 //!     [--m 16] [--ef-construct 128] [--ef 16,32,64,128,256,512] [--k 10] \
 //!     [--repeat 3] [--oversampling default,X,...] [--int8-quantile Q] [--no-raw] \
 //!     [--dataset NAME] \
-//!     [--scratch DIR]
+//!     [--scratch DIR] [--graph FILE]
 //! ```
 //!
 //! Files: `base.npy` and `queries.npy` are float32 `[n, dim]` (C order,
@@ -33,6 +33,9 @@
 //! * `flat-*`: a [`QuantizedFlatIndex`] (exact scan over codes, rescored
 //!   with the default oversampling) for the memory-versus-recall table;
 //!   `ef` does not apply. Scans run on a one-thread rayon pool.
+//! * `--graph FILE`: the graph is loaded from FILE when it exists, else
+//!   built and saved there; A/B runs of two builds (e.g. usearch's
+//!   prefetch) then search the same graph. `build_s` is the load time then.
 //!
 //! Queries run one after the other on one thread, each a separate `search`
 //! call, as an application would issue them. Each `ef` first waits for the
@@ -75,6 +78,7 @@ struct Args {
     int8_quantile: Option<f32>,
     raw: bool,
     scratch: PathBuf,
+    graph: Option<PathBuf>,
 }
 
 fn parse_args() -> Res<Args> {
@@ -115,6 +119,7 @@ fn parse_args() -> Res<Args> {
         int8_quantile: get("--int8-quantile").map(|s| s.parse()).transpose()?,
         raw: !argv.iter().any(|a| a == "--no-raw"),
         scratch: get("--scratch").map_or_else(std::env::temp_dir, PathBuf::from),
+        graph: get("--graph").map(PathBuf::from),
     })
 }
 
@@ -506,8 +511,19 @@ fn main() -> Res<()> {
             .collect();
         HnswIndex::new_quantized(dim, Metric::Cosine, params, quant, &sample)?
     };
-    let keys: Vec<u64> = (0..n as u64).collect();
-    hnsw.add_batch(&keys, flat.as_slice())?;
+    // `--graph FILE`: reuse a saved graph (built and saved there on the
+    // first run), so runs of differently built binaries compare query
+    // speed on the same graph rather than on two random builds.
+    let reuse = a.graph.as_ref().filter(|g| g.is_file());
+    if let Some(graph) = reuse {
+        hnsw = HnswIndex::load(graph, dim, Metric::Cosine, params)?;
+    } else {
+        let keys: Vec<u64> = (0..n as u64).collect();
+        hnsw.add_batch(&keys, flat.as_slice())?;
+        if let Some(graph) = &a.graph {
+            hnsw.save(graph)?;
+        }
+    }
     let build_s = t.elapsed().as_secs_f64();
     let rss_delta = rss_bytes().saturating_sub(rss0);
     let index_bytes = hnsw.memory_usage();
