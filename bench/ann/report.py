@@ -124,7 +124,9 @@ def analyse(dataset, rows, svg_dir):
     ratios = {}
     # Every rescored Fundus graph (f32 and quantized, each build) against
     # each peer.
-    for ours in [e for e in curves if e.startswith("fundus-") and "-raw" not in e]:
+    # Filtered runs (-filterP) answer a different question (the exact top-k
+    # among 1/N of the rows); the peers ran unfiltered, so no ratio.
+    for ours in [e for e in curves if e.startswith("fundus-") and "-raw" not in e and "-filter" not in e]:
         for peer in ("hnswlib", "faiss"):
             if peer not in curves:
                 continue

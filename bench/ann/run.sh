@@ -25,6 +25,11 @@
 #   PORTABLE_VARIANTS [f32 f16 int8 binary]  graphs measured with that build
 #   BINARY_OVERSAMPLING [default,16,32]  rescored runs of the binary graph and
 #                               flat scan (default = the quantization's, 4)
+#   FILTER_EVERY [10 real, "" synth]  also search the graphs of FILTER_VARIANTS
+#                               among every N-th row only (a filter of
+#                               selectivity 1/N inside the traversal),
+#                               recall against the exact filtered top-10
+#   FILTER_VARIANTS [f32 int8]
 #   LIMIT_S [7200]              time box per engine process (timeout)
 #   SHARED [../shared/data]     data sets for the real embeddings
 #
@@ -44,6 +49,7 @@ PORTABLE="${PORTABLE:-0}"
 PORTABLE_VARIANTS="${PORTABLE_VARIANTS:-f32 f16 int8 binary}"
 LIMIT_S="${LIMIT_S:-7200}"
 BINARY_OVERSAMPLING="${BINARY_OVERSAMPLING:-default,16,32}"
+FILTER_VARIANTS="${FILTER_VARIANTS:-f32 int8}"
 SHARED="${SHARED:-$ROOT/../shared/data}"
 THREADS="$(nproc)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -96,7 +102,7 @@ run() {
 }
 
 bench() {
-  local set="$1" efc="$2" variants="$3" flat="$4"
+  local set="$1" efc="$2" variants="$3" flat="$4" filter_every="$5"
   local dir="$DATA/$set" log="$OUT/$set.jsonl"
   : >"$log"
   local common=(--data "$dir" --dataset "$set" --m "$M" --ef-construct "$efc" --ef "$EF" --repeat "$REPEAT"
@@ -124,6 +130,12 @@ bench() {
       run "fundus $v (portable)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_PORTABLE" "${common[@]}" --variant "$v" $(os "$v")
     done
   fi
+  if [ -n "$filter_every" ]; then
+    for v in $FILTER_VARIANTS; do
+      run "fundus $v, 1 row in $filter_every allowed" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" \
+        "${common[@]}" --variant "$v" --no-raw --filter-every "$filter_every"
+    done
+  fi
   for q in $flat; do
     run "fundus flat $q" "$log" "$BENCH" --data "$dir" --dataset "$set" --repeat 1 --variant "flat-$q" $(os "$q")
   done
@@ -132,12 +144,12 @@ bench() {
 logs=()
 if [ "$WHAT" = real ] || [ "$WHAT" = all ]; then
   prepare_real
-  bench real "${EFC:-128}" "${VARIANTS:-f32 f16 int8 binary}" "${FLAT-f32 f16 int8 binary pq}"
+  bench real "${EFC:-128}" "${VARIANTS:-f32 f16 int8 binary}" "${FLAT-f32 f16 int8 binary pq}" "${FILTER_EVERY-10}"
   logs+=("$OUT/real.jsonl")
 fi
 if [ "$WHAT" = synth ] || [ "$WHAT" = all ]; then
   prepare_synth
-  bench synth "${EFC:-64}" "${VARIANTS:-f32 int8 binary}" "${FLAT-}"
+  bench synth "${EFC:-64}" "${VARIANTS:-f32 int8 binary}" "${FLAT-}" "${FILTER_EVERY-}"
   logs+=("$OUT/synth.jsonl")
 fi
 [ "${#logs[@]}" -gt 0 ] || { echo "usage: bench/ann/run.sh real|synth|all" >&2; exit 2; }

@@ -9,7 +9,7 @@
 //!     [--m 16] [--ef-construct 128] [--ef 16,32,64,128,256,512] [--k 10] \
 //!     [--repeat 3] [--oversampling default,X,...] [--int8-quantile Q] [--no-raw] \
 //!     [--dataset NAME] \
-//!     [--scratch DIR] [--graph FILE]
+//!     [--scratch DIR] [--graph FILE] [--filter-every N]
 //! ```
 //!
 //! Files: `base.npy` and `queries.npy` are float32 `[n, dim]` (C order,
@@ -33,6 +33,11 @@
 //! * `flat-*`: a [`QuantizedFlatIndex`] (exact scan over codes, rescored
 //!   with the default oversampling) for the memory-versus-recall table;
 //!   `ef` does not apply. Scans run on a one-thread rayon pool.
+//! * `--filter-every N`: graph searches only among rows `r % N == 0` (a
+//!   payload filter of selectivity 1/N, applied inside the traversal with
+//!   `search_filtered` / `search_with`), against the exact top-k among
+//!   those rows (computed here with the flat index); engines are named
+//!   `...-filterP` with P the allowed percentage.
 //! * `--graph FILE`: the graph is loaded from FILE when it exists, else
 //!   built and saved there; A/B runs of two builds (e.g. usearch's
 //!   prefetch) then search the same graph. `build_s` is the load time then.
@@ -79,6 +84,7 @@ struct Args {
     raw: bool,
     scratch: PathBuf,
     graph: Option<PathBuf>,
+    filter_every: Option<u64>,
 }
 
 fn parse_args() -> Res<Args> {
@@ -120,6 +126,7 @@ fn parse_args() -> Res<Args> {
         raw: !argv.iter().any(|a| a == "--no-raw"),
         scratch: get("--scratch").map_or_else(std::env::temp_dir, PathBuf::from),
         graph: get("--graph").map(PathBuf::from),
+        filter_every: get("--filter-every").map(|s| s.parse()).transpose()?,
     })
 }
 
@@ -403,6 +410,31 @@ fn runs(a: &Args, quant: Quantization, base: &str, suffix: &str) -> Vec<(String,
     runs
 }
 
+/// The exact top-k of every query among the rows `allow` accepts (the
+/// ground truth of a filtered run), from an exact scan of the floats.
+fn filtered_truth(
+    flat: &FlatIndex,
+    queries: &[f32],
+    dim: usize,
+    k: usize,
+    allow: &(dyn Fn(u32) -> bool + Sync),
+) -> Res<Truth> {
+    let (mut ids, mut scores) = (Vec::new(), Vec::new());
+    for q in queries.chunks_exact(dim) {
+        let hits = flat.search_filtered(q, k, allow)?;
+        if hits.len() < k {
+            return Err(format!("the filter leaves fewer than {k} rows").into());
+        }
+        ids.extend(hits.iter().map(|&(row, _)| row as i32));
+        scores.extend(hits.iter().map(|&(_, score)| score));
+    }
+    Ok(Truth {
+        ids,
+        scores,
+        cols: k,
+    })
+}
+
 fn main() -> Res<()> {
     let a = parse_args()?;
     let (n, dim, base) = read_f32(&a.data.join("base.npy"))?;
@@ -412,7 +444,7 @@ fn main() -> Res<()> {
     if (sq, score_cols) != (gq, gt_cols) {
         return Err("gt.npy and gt_scores.npy disagree in shape".into());
     }
-    let truth = Truth {
+    let mut truth = Truth {
         ids: gt,
         scores: gt_scores,
         cols: gt_cols,
@@ -496,6 +528,11 @@ fn main() -> Res<()> {
     // The originals, for rescoring (and the source of the inserts). The
     // vectors are unit length already; `from_prepared` keeps them as given.
     let flat = FlatIndex::from_prepared(dim, Metric::Cosine, base)?;
+    let every = a.filter_every.unwrap_or(1).max(1);
+    let allowed = move |row: u64| row % every == 0;
+    if a.filter_every.is_some() {
+        truth = filtered_truth(&flat, &queries, dim, a.k, &|r| allowed(r as u64))?;
+    }
     let busy_build = wait_quiet();
     let rss0 = rss_bytes();
     let t = Instant::now();
@@ -549,15 +586,25 @@ fn main() -> Res<()> {
     } else {
         "-portable"
     };
-    let runs = runs(&a, quant, &format!("fundus-{}", a.variant), simd);
+    let filtered = match a.filter_every {
+        Some(n) => format!("-filter{}", 100 / n.max(1)),
+        None => String::new(),
+    };
+    let runs = runs(&a, quant, &format!("fundus-{}{filtered}", a.variant), simd);
+    let allow: Option<&dyn Fn(u64) -> bool> = match a.filter_every {
+        Some(_) => Some(&allowed),
+        None => None,
+    };
     for &ef in &a.efs {
         for (engine, sp) in &runs {
             let busy = wait_quiet();
             let (found, timing) = timed(&queries, dim, a.repeat, |v| {
-                let hits = if quant == Quantization::None {
-                    hnsw.search(v, a.k, Some(ef))?
-                } else {
-                    hnsw.search_with(v, a.k, Some(ef), sp, None, Some(&flat))?
+                let hits = match (quant, allow) {
+                    (Quantization::None, None) => hnsw.search(v, a.k, Some(ef))?,
+                    (Quantization::None, Some(allow)) => {
+                        hnsw.search_filtered(v, a.k, Some(ef), allow)?
+                    }
+                    _ => hnsw.search_with(v, a.k, Some(ef), sp, allow, Some(&flat))?,
                 };
                 Ok(hits.iter().map(|&(key, _)| key).collect())
             })?;
