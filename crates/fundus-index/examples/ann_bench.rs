@@ -529,7 +529,7 @@ fn main() -> Res<()> {
     // vectors are unit length already; `from_prepared` keeps them as given.
     let flat = FlatIndex::from_prepared(dim, Metric::Cosine, base)?;
     let every = a.filter_every.unwrap_or(1).max(1);
-    let allowed = move |row: u64| row % every == 0;
+    let allowed = move |row: u64| row.is_multiple_of(every);
     if a.filter_every.is_some() {
         truth = filtered_truth(&flat, &queries, dim, a.k, &|r| allowed(r as u64))?;
     }
