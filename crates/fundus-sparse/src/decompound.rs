@@ -219,3 +219,143 @@ impl Bm25Index {
         self.compounds.as_ref().map(|c| c.lexicon.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Analyzer, Bm25Index, Bm25Params};
+
+    fn docs() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (
+                "medi",
+                "Medikamentenkühlschrank nach DIN 13277 für Apotheken",
+            ),
+            ("labor", "Laborkühlschrank LABO-288 mit 280L Nutzinhalt"),
+            ("kuehl", "Kühlschrank mit Glastür"),
+            ("kuehl2", "Der Kühlschrank hält die Temperatur"),
+            ("medikamente", "Lagerung von Medikamenten bei +5 °C"),
+            ("arznei", "Medikamente und Impfstoffe sicher lagern"),
+            ("gefrier", "Gefrierschrank bis -40 °C"),
+            ("labore", "Geräte für das Labor"),
+            ("labor2", "Im Labor gemessen"),
+        ]
+    }
+
+    fn build(analyzer: Analyzer, docs: &[(&str, &str)]) -> Bm25Index {
+        Bm25Index::build(analyzer, Bm25Params::default(), docs.iter().copied()).unwrap()
+    }
+
+    fn keys(index: &Bm25Index, query: &str) -> Vec<String> {
+        index
+            .search(query, 10)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.key)
+            .collect()
+    }
+
+    #[test]
+    fn parts_find_the_compound_and_the_compound_finds_the_parts() {
+        let plain = build(Analyzer::German, &docs());
+        let split = build(Analyzer::GermanCompounds, &docs());
+        // Without splitting the compound sheet shares no term with the query.
+        assert!(!keys(&plain, "Kühlschrank für Medikamente").contains(&"medi".into()));
+        let hits = keys(&split, "Kühlschrank für Medikamente");
+        assert_eq!(hits[0], "medi", "{hits:?}");
+        // "Laborkühlschrank" shares "kuhlschrank" with "Kühlschrank".
+        assert!(keys(&split, "Kühlschrank").contains(&"labor".into()));
+        // The compound query finds sheets with the parts, the exact
+        // compound first.
+        let hits = keys(&split, "Medikamentenkühlschrank");
+        assert_eq!(hits[0], "medi", "{hits:?}");
+        assert!(hits.contains(&"kuehl".into()) && hits.contains(&"arznei".into()));
+        assert_eq!(keys(&plain, "Medikamentenkühlschrank"), vec!["medi"]);
+        // Codes still work as before.
+        assert_eq!(keys(&split, "LABO-288")[0], "labor");
+        assert!(split.known_words().is_some_and(|n| n > 0));
+        assert_eq!(plain.known_words(), None);
+    }
+
+    #[test]
+    fn documents_indexed_before_their_parts_were_known_are_split_later() {
+        // The compound sheet first: no known words yet when it is indexed.
+        let mut index = Bm25Index::new(Analyzer::GermanCompounds, Bm25Params::default()).unwrap();
+        for (k, t) in docs() {
+            index.upsert(k, t).unwrap();
+        }
+        index.refresh_compounds().unwrap();
+        assert_eq!(keys(&index, "Kühlschrank für Medikamente")[0], "medi");
+        // After a refresh, the order of upserts does not matter.
+        let mut reversed = docs();
+        reversed.reverse();
+        let mut other = Bm25Index::new(Analyzer::GermanCompounds, Bm25Params::default()).unwrap();
+        for (k, t) in reversed {
+            other.upsert(k, t).unwrap();
+        }
+        other.refresh_compounds().unwrap();
+        for q in ["Kühlschrank für Medikamente", "Laborkühlschrank", "Schrank"] {
+            let mut a = index.search(q, 10).unwrap();
+            let mut b = other.search(q, 10).unwrap();
+            a.sort_by(|x, y| x.key.cmp(&y.key));
+            b.sort_by(|x, y| x.key.cmp(&y.key));
+            assert_eq!(a, b, "{q}");
+        }
+        assert_eq!(index.stats().terms, other.stats().terms);
+    }
+
+    #[test]
+    fn refresh_equals_a_fresh_build_after_deletes_and_replacements() {
+        let mut index = build(Analyzer::GermanCompounds, &docs());
+        index.delete("kuehl2");
+        index.upsert("kuehl", "Ein Kühlschrank für Labore").unwrap();
+        index.upsert("neu", "Kühlschränke im Labor").unwrap();
+        index.refresh_compounds().unwrap();
+        let mut now = docs();
+        now.retain(|(k, _)| *k != "kuehl2" && *k != "kuehl");
+        now.push(("kuehl", "Ein Kühlschrank für Labore"));
+        now.push(("neu", "Kühlschränke im Labor"));
+        let mut fresh = build(Analyzer::GermanCompounds, &now);
+        fresh.refresh_compounds().unwrap();
+        assert_eq!(index.known_words(), fresh.known_words());
+        for q in ["Laborkühlschrank", "Kühlschrank Medikamente", "Labor"] {
+            assert_eq!(
+                index.search(q, 10).unwrap(),
+                fresh.search(q, 10).unwrap(),
+                "{q}"
+            );
+        }
+        // Refreshing twice changes nothing.
+        let before = index.search("Laborkühlschrank", 10).unwrap();
+        index.refresh_compounds().unwrap();
+        assert_eq!(index.search("Laborkühlschrank", 10).unwrap(), before);
+    }
+
+    #[test]
+    fn the_lexicon_is_saved_and_queries_split_the_same_after_loading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("de.bm25");
+        let index = build(Analyzer::GermanCompounds, &docs());
+        index.save(&path).unwrap();
+        let loaded = Bm25Index::load(&path).unwrap();
+        assert_eq!(loaded.analyzer(), Analyzer::GermanCompounds);
+        assert_eq!(loaded.known_words(), index.known_words());
+        for q in [
+            "Kühlschrank für Medikamente",
+            "Medikamentenkühlschrank",
+            "LABO 288",
+        ] {
+            assert_eq!(
+                loaded.search(q, 10).unwrap(),
+                index.search(q, 10).unwrap(),
+                "{q}"
+            );
+        }
+        // Indexes that split nothing keep the version 1 file of old.
+        let plain_path = dir.path().join("plain.bm25");
+        build(Analyzer::German, &docs()).save(&plain_path).unwrap();
+        let bytes = std::fs::read(&plain_path).unwrap();
+        assert_eq!(&bytes[8..12], &1u32.to_le_bytes());
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[8..12], &2u32.to_le_bytes());
+    }
+}

@@ -270,7 +270,9 @@ fn decode(buf: &[u8]) -> Result<Bm25Index, String> {
         for _ in 0..count {
             let word = r.str()?;
             if !lexicon.insert(&word) {
-                return Err(format!("known word {word:?} is stored twice or cannot be a part"));
+                return Err(format!(
+                    "known word {word:?} is stored twice or cannot be a part"
+                ));
             }
         }
         Some(lexicon)

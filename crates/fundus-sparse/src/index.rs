@@ -87,6 +87,8 @@ impl Bm25Index {
     }
 
     /// An index of `(key, text)` pairs; a repeated key keeps its last text.
+    /// Compounds (when the analyzer splits them) are split against the
+    /// vocabulary of all of them.
     pub fn build<I, K, T>(
         analyzer: Analyzer,
         params: Bm25Params,
@@ -101,6 +103,7 @@ impl Bm25Index {
         for (key, text) in docs {
             index.upsert(key, text.as_ref())?;
         }
+        index.refresh_compounds()?;
         Ok(index)
     }
 

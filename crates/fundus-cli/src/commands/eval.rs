@@ -92,7 +92,7 @@ pub struct EvalArgs {
     /// "(dense(100) + bm25(100)) -> rrf" (see `fundus search --help`).
     #[arg(long, short, default_value = "dense")]
     pub pipeline: String,
-    /// Analyzer of the BM25 index: english, german or standard.
+    /// Analyzer of the BM25 index: english, german, german-compounds or standard.
     #[arg(long, default_value = "english")]
     pub analyzer: String,
     /// SPLADE model for pipelines with a `splade` stage (the temporary
