@@ -327,6 +327,10 @@ pub(crate) fn eval_collection(
     for (ps, vs) in points.chunks(1024).zip(vectors.chunks(1024)) {
         collection.upsert(ps, vs)?;
     }
+    // As `fundus ingest` ends: the flush also splits compounds
+    // (german-compounds) against the whole corpus' vocabulary, so the
+    // result does not depend on the order documents were applied in.
+    collection.flush()?;
     Ok(EvalCollection {
         collection: Arc::new(collection),
         encoder: Arc::from(model.encoder),
