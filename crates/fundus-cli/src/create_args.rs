@@ -35,8 +35,9 @@ pub struct CreateArgs {
     pub prefixes: PrefixArgs,
     #[command(flatten)]
     pub index: IndexArgs,
-    /// Text analyzer of the collection's BM25 index: english, german, standard
-    /// (no stemming or stop words), or none for no BM25.
+    /// Text analyzer of the collection's BM25 index: english, german,
+    /// german-compounds (german, and compounds split into the collection's known
+    /// words), standard (no stemming or stop words), or none for no BM25.
     #[arg(
         long,
         default_value = "english",

@@ -29,8 +29,13 @@
 //! Terms longer than [`MAX_TERM_BYTES`] are dropped (base64 blobs, long
 //! URLs); single characters are kept ("vitamin C", "type 2").
 //!
-//! German compounds are not split: "Bundesverfassungsgericht" is one term.
-//! Splitting needs a dictionary of parts and is left for later.
+//! German compounds: `german` keeps "Medikamentenkühlschrank" one term;
+//! `german-compounds` analyzes the same way and its index also adds the
+//! compound's known parts ("medikament", "kuhlschrank") beside the whole
+//! term, Lucene style. The parts come from the collection's own vocabulary,
+//! which only the index knows, so the splitting happens in the index
+//! (`compound.rs`, `decompound.rs`), for documents and queries alike; the
+//! analyzer on its own ([`Analyzer::analyze`]) gives the unsplit terms.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -57,11 +62,19 @@ pub enum Analyzer {
     English,
     /// German stop words and the Snowball German stemmer.
     German,
+    /// [`Analyzer::German`], and the index splits compounds into the known
+    /// words of its collection (see [`Analyzer::splits_compounds`]).
+    GermanCompounds,
 }
 
 impl Analyzer {
     /// Every analyzer, in the order names are listed in errors.
-    pub const ALL: [Analyzer; 3] = [Analyzer::Standard, Analyzer::English, Analyzer::German];
+    pub const ALL: [Analyzer; 4] = [
+        Analyzer::Standard,
+        Analyzer::English,
+        Analyzer::German,
+        Analyzer::GermanCompounds,
+    ];
 
     /// The analyzer's name, as accepted by [`Analyzer::from_name`] and
     /// stored in index files.
@@ -70,11 +83,20 @@ impl Analyzer {
             Analyzer::Standard => "standard",
             Analyzer::English => "english",
             Analyzer::German => "german",
+            Analyzer::GermanCompounds => "german-compounds",
         }
     }
 
+    /// Whether an index with this analyzer splits compounds into the known
+    /// words of its collection (documents and queries). The analyzer's own
+    /// terms are those of [`Analyzer::German`].
+    pub fn splits_compounds(self) -> bool {
+        self == Analyzer::GermanCompounds
+    }
+
     /// The analyzer called `name`: `standard`, `english` (or `en`),
-    /// `german` (or `de`), in any case. Anything else is an error that
+    /// `german` (or `de`), `german-compounds` (or `de-compounds`), in any
+    /// case. Anything else is an error that
     /// lists the known names, so a typo in a configuration file is
     /// obvious.
     pub fn from_name(name: &str) -> Result<Self, SparseError> {
@@ -83,6 +105,7 @@ impl Analyzer {
             "standard" => Ok(Analyzer::Standard),
             "english" | "en" => Ok(Analyzer::English),
             "german" | "de" | "deutsch" => Ok(Analyzer::German),
+            "german-compounds" | "de-compounds" => Ok(Analyzer::GermanCompounds),
             _ => Err(SparseError::UnknownAnalyzer {
                 name: name.to_string(),
                 known: Analyzer::ALL.map(Analyzer::name).join(", "),
@@ -184,7 +207,7 @@ impl<'c> Pipeline<'c> {
                 Some(Stemmer::create(Algorithm::English)),
                 true,
             ),
-            Analyzer::German => (
+            Analyzer::German | Analyzer::GermanCompounds => (
                 Some(german_stop_words()),
                 Some(Stemmer::create(Algorithm::German)),
                 false,
@@ -422,7 +445,8 @@ mod tests {
         let err = Analyzer::from_name("klingon").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown analyzer \"klingon\": expected one of standard, english, german"
+            "unknown analyzer \"klingon\": expected one of standard, english, german, \
+             german-compounds"
         );
     }
 

@@ -10,14 +10,19 @@
 //! postings when reading. Layout, little-endian:
 //!
 //! ```text
-//! magic "FNDSBM25" | version u32 = 1
+//! magic "FNDSBM25" | version u32 = 1, or 2 for analyzers that split compounds
 //! analyzer: u32 length + UTF-8 name
 //! k1 f32 | b f32 | variant u8 (0 lucene, 1 robertson, 2 bm25+) | delta f32
 //! documents u32, then per document: key (u32 length + UTF-8) | length u32
 //! terms u32, then per term: text (u32 length + UTF-8) | postings u32 |
 //!     postings × (document u32, tf u32), documents ascending
+//! version 2 only: known words u32, then each (u32 length + UTF-8), sorted
 //! crc32 u32 of everything before it
 //! ```
+//!
+//! Version 2 adds the lexicon compounds were split against (queries must
+//! split against the same one); indexes without it are still written as
+//! version 1, so their files are what they always were.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -26,12 +31,16 @@ use std::path::{Path, PathBuf};
 
 use crate::analyzer::Analyzer;
 use crate::bm25::{Bm25Params, Bm25Variant};
+use crate::compound::Lexicon;
 use crate::index::Bm25Index;
 use crate::inverted_index::{InvertedIndex, PostingList, MAX_DOC_TERMS};
 use crate::SparseError;
 
 const MAGIC: &[u8; 8] = b"FNDSBM25";
+/// Without a lexicon.
 const VERSION: u32 = 1;
+/// With the lexicon of an analyzer that splits compounds.
+const VERSION_LEXICON: u32 = 2;
 
 /// Serializes `index` and replaces `path` with it atomically.
 pub(crate) fn write(index: &Bm25Index, path: &Path) -> Result<(), SparseError> {
@@ -85,7 +94,15 @@ fn encode(index: &Bm25Index) -> Vec<u8> {
     let mut out =
         Vec::with_capacity(64 + inv.postings.iter().map(PostingList::len).sum::<usize>() * 8);
     out.extend_from_slice(MAGIC);
-    put_u32(&mut out, VERSION);
+    let lexicon = index.compounds.as_ref().map(|c| &c.lexicon);
+    put_u32(
+        &mut out,
+        if lexicon.is_some() {
+            VERSION_LEXICON
+        } else {
+            VERSION
+        },
+    );
     put_str(&mut out, index.analyzer.name());
     let p = index.params;
     put_f32(&mut out, p.k1);
@@ -119,6 +136,14 @@ fn encode(index: &Bm25Index) -> Vec<u8> {
                 put_u32(&mut out, doc);
                 put_u32(&mut out, tf);
             }
+        }
+    }
+    if let Some(lexicon) = lexicon {
+        let mut words: Vec<&str> = lexicon.iter().collect();
+        words.sort_unstable();
+        put_u32(&mut out, words.len() as u32);
+        for w in words {
+            put_str(&mut out, w);
         }
     }
     let crc = crc32fast::hash(&out);
@@ -161,9 +186,9 @@ fn decode(buf: &[u8]) -> Result<Bm25Index, String> {
         pos: MAGIC.len(),
     };
     let version = r.u32()?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_LEXICON {
         return Err(format!(
-            "index format version {version}, this build reads version {VERSION}"
+            "index format version {version}, this build reads versions {VERSION} and {VERSION_LEXICON}"
         ));
     }
     if crc32fast::hash(body) != stored {
@@ -234,6 +259,26 @@ fn decode(buf: &[u8]) -> Result<Bm25Index, String> {
         inverted.terms.push(term);
         inverted.postings.push(list);
     }
+    let lexicon = if version == VERSION_LEXICON {
+        if !analyzer.splits_compounds() {
+            return Err(format!(
+                "a lexicon of compound parts is stored, but the {analyzer} analyzer splits no compounds"
+            ));
+        }
+        let count = r.u32()? as usize;
+        let mut lexicon = Lexicon::new();
+        for _ in 0..count {
+            let word = r.str()?;
+            if !lexicon.insert(&word) {
+                return Err(format!(
+                    "known word {word:?} is stored twice or cannot be a part"
+                ));
+            }
+        }
+        Some(lexicon)
+    } else {
+        None
+    };
     if r.remaining() != 0 {
         return Err(format!(
             "{} unexpected bytes after the postings",
@@ -246,7 +291,9 @@ fn decode(buf: &[u8]) -> Result<Bm25Index, String> {
             keys[d], inverted.doc_len[d], tf_sum[d]
         ));
     }
-    Ok(Bm25Index::from_parts(analyzer, params, inverted, keys))
+    Ok(Bm25Index::from_parts(
+        analyzer, params, inverted, keys, lexicon,
+    ))
 }
 
 /// A bounds-checked cursor over the file body.

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use crate::analyzer::Analyzer;
 use crate::bm25::Bm25Params;
+use crate::compound::Lexicon;
+use crate::decompound::Compounds;
 use crate::inverted_index::{FastMap, InvertedIndex, MAX_DOC_TERMS};
 use crate::search::{top_k, QueryTerm};
 use crate::SparseError;
@@ -63,6 +65,8 @@ pub struct Bm25Index {
     pub(crate) keys: Vec<String>,
     /// Ordinal of each live key.
     pub(crate) ordinals: FastMap<String, u32>,
+    /// Known words and splits, when the analyzer splits compounds.
+    pub(crate) compounds: Option<Compounds>,
     /// Reused buffer of term ids for indexing.
     scratch: Vec<u32>,
 }
@@ -77,11 +81,14 @@ impl Bm25Index {
             inverted: InvertedIndex::new(),
             keys: Vec::new(),
             ordinals: FastMap::default(),
+            compounds: analyzer.splits_compounds().then(Compounds::default),
             scratch: Vec::new(),
         })
     }
 
     /// An index of `(key, text)` pairs; a repeated key keeps its last text.
+    /// Compounds (when the analyzer splits them) are split against the
+    /// vocabulary of all of them.
     pub fn build<I, K, T>(
         analyzer: Analyzer,
         params: Bm25Params,
@@ -96,6 +103,7 @@ impl Bm25Index {
         for (key, text) in docs {
             index.upsert(key, text.as_ref())?;
         }
+        index.refresh_compounds()?;
         Ok(index)
     }
 
@@ -109,6 +117,9 @@ impl Bm25Index {
         let inverted = &mut self.inverted;
         self.analyzer
             .for_each_term(text, |term| ids.push(inverted.intern(term)));
+        if let Some(compounds) = &mut self.compounds {
+            compounds.expand(&mut ids, inverted);
+        }
         if ids.len() > MAX_DOC_TERMS {
             let tokens = ids.len() as u64;
             self.scratch = ids;
@@ -126,7 +137,7 @@ impl Bm25Index {
         }
         self.keys.push(key);
         self.maybe_compact();
-        Ok(())
+        self.maybe_refresh_compounds()
     }
 
     /// Removes `key`; `false` if it was not there. Its document leaves
@@ -214,10 +225,17 @@ impl Bm25Index {
     pub fn search_ordinals(&self, query: &str, k: usize) -> Result<Vec<(u32, f32)>, SparseError> {
         let mut ids = Vec::new();
         let mut analyzed = 0usize;
+        let lexicon = self.compounds.as_ref().map(|c| &c.lexicon);
         self.analyzer.for_each_term(query, |term| {
             analyzed += 1;
             if let Some(id) = self.inverted.term_id(term) {
                 ids.push(id);
+            }
+            // Split as the documents were: the whole term and its parts.
+            if let Some(lexicon) = lexicon {
+                let mut parts = Vec::new();
+                lexicon.split(term, &mut parts);
+                ids.extend(parts.iter().filter_map(|p| self.inverted.term_id(p)));
             }
         });
         if analyzed == 0 {
@@ -269,6 +287,9 @@ impl Bm25Index {
             return;
         }
         let remap = self.inverted.compact();
+        if let Some(c) = &mut self.compounds {
+            c.clear_splits();
+        }
         let old_keys = std::mem::take(&mut self.keys);
         for (key, new) in old_keys.into_iter().zip(remap) {
             if new != u32::MAX {
@@ -301,12 +322,14 @@ impl Bm25Index {
         crate::file::read(path.as_ref())
     }
 
-    /// Assembles an index read from a file (all documents live).
+    /// Assembles an index read from a file (all documents live), with the
+    /// lexicon its documents were split against.
     pub(crate) fn from_parts(
         analyzer: Analyzer,
         params: Bm25Params,
         mut inverted: InvertedIndex,
         keys: Vec<String>,
+        lexicon: Option<Lexicon>,
     ) -> Self {
         inverted.rebuild_from_postings();
         let ordinals = keys
@@ -318,6 +341,11 @@ impl Bm25Index {
             analyzer,
             params,
             inverted,
+            // Without a stored lexicon the next upsert derives one.
+            compounds: analyzer.splits_compounds().then(|| match lexicon {
+                Some(lexicon) => Compounds::new(lexicon, keys.len()),
+                None => Compounds::default(),
+            }),
             keys,
             ordinals,
             scratch: Vec::new(),

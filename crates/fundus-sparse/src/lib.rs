@@ -6,7 +6,9 @@
 //! the lexical side:
 //!
 //! - [`Analyzer`]: text to terms (Unicode words, product codes kept whole,
-//!   lower-casing, stop words, Snowball stemming) for English and German.
+//!   lower-casing, stop words, Snowball stemming) for English and German;
+//!   `german-compounds` also splits compounds into the known words of the
+//!   collection ([`compound`]).
 //! - [`Bm25Params`]: k1, b and the formula ([`Bm25Variant`]: Lucene,
 //!   Robertson, BM25+), with bm25s' exact definitions.
 //! - [`Bm25Index`]: documents by key; upsert and delete take effect at once
@@ -37,6 +39,7 @@
 //! # Ok::<(), fundus_sparse::SparseError>(())
 //! ```
 
+mod decompound;
 mod error;
 mod file;
 mod inverted_index;
@@ -46,11 +49,14 @@ mod stem_cache;
 
 pub mod analyzer;
 pub mod bm25;
+pub mod compound;
 pub mod index;
 pub mod sparse_index;
 
 pub use analyzer::Analyzer;
 pub use bm25::{Bm25Params, Bm25Variant};
+pub use compound::Lexicon;
+pub use decompound::MIN_DF as COMPOUND_MIN_DF;
 pub use error::SparseError;
 pub use index::{Bm25Hit, Bm25Index, Bm25Stats};
 pub use sparse_index::{SparseIndexStats, SparseVectorIndex};

@@ -36,7 +36,8 @@ impl StemCache {
     pub fn with<R>(analyzer: Analyzer, f: impl FnOnce(Option<&mut StemCache>) -> R) -> R {
         let slot = match analyzer {
             Analyzer::English => 0,
-            Analyzer::German => 1,
+            // The same words and stems: the split is the index's.
+            Analyzer::German | Analyzer::GermanCompounds => 1,
             Analyzer::Standard => return f(None),
         };
         let mut f = Some(f);

@@ -111,3 +111,52 @@ fn xquad_de_german_analyzer_beats_english() {
     );
     assert!(german > 0.88, "XQuAD-de nDCG@10 {german:.4}");
 }
+
+/// The sample catalogue in `examples/products` (German and English sheets,
+/// graded qrels), which ships with the repository.
+fn products() -> BeirDataset {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/products");
+    BeirDataset::load(dir, "test").unwrap()
+}
+
+/// nDCG@10 over the queries whose `metadata.lang` is `lang` only.
+fn ndcg_at_10_lang(dataset: &BeirDataset, analyzer: Analyzer, lang: &str) -> f64 {
+    let mut only = dataset.clone();
+    only.queries.retain(|q| {
+        q.metadata
+            .as_ref()
+            .and_then(|m| m.get("lang"))
+            .and_then(|l| l.as_str())
+            == Some(lang)
+    });
+    ndcg_at_10(&only, analyzer, Bm25Params::default())
+}
+
+#[test]
+fn compound_splitting_on_the_products_catalogue() {
+    let data = products();
+    let german = ndcg_at_10(&data, Analyzer::German, Bm25Params::default());
+    let compounds = ndcg_at_10(&data, Analyzer::GermanCompounds, Bm25Params::default());
+    let german_de = ndcg_at_10_lang(&data, Analyzer::German, "de");
+    let compounds_de = ndcg_at_10_lang(&data, Analyzer::GermanCompounds, "de");
+    eprintln!(
+        "products nDCG@10 (40 queries): german {german:.4}, german-compounds {compounds:.4}; \
+         German queries only: german {german_de:.4}, german-compounds {compounds_de:.4}"
+    );
+    assert!(
+        compounds > german,
+        "compound splitting should help on the catalogue: {compounds:.4} <= {german:.4}"
+    );
+}
+
+#[test]
+fn compound_splitting_on_xquad_de() {
+    let Some(dir) = shared_data("xquad_de") else {
+        return;
+    };
+    let data = BeirDataset::load(dir, "test").unwrap();
+    let german = ndcg_at_10(&data, Analyzer::German, Bm25Params::default());
+    let compounds = ndcg_at_10(&data, Analyzer::GermanCompounds, Bm25Params::default());
+    eprintln!("XQuAD-de nDCG@10: german {german:.4}, german-compounds {compounds:.4}");
+    assert!(compounds > 0.88, "XQuAD-de nDCG@10 {compounds:.4}");
+}

@@ -295,6 +295,7 @@ impl Collection {
                 )
             }
         };
+        let reindexed = !docs.is_empty();
         for d in docs {
             let chunks = self.get(&d);
             if chunks.is_empty() {
@@ -302,6 +303,9 @@ impl Collection {
             } else {
                 text.upsert(&d, &chunks)?;
             }
+        }
+        if reindexed {
+            text.refresh()?;
         }
         self.text = Some(text);
         Ok(())
@@ -605,6 +609,11 @@ impl Collection {
         }
         if let Some(m) = merged {
             self.install_merge(m)?;
+        }
+        if let Some(text) = self.text.as_mut() {
+            // Compounds split against the vocabulary of every document
+            // flushed (`fundus ingest` ends with a flush).
+            text.refresh()?;
         }
         self.save_graph_if_due()?;
         self.save_text_if_due()?;

@@ -50,7 +50,8 @@ pub struct CompareArgs {
     /// Retrieval pipeline, as for `fundus eval`.
     #[arg(long, short, default_value = "dense")]
     pub pipeline: String,
-    /// Analyzer of the BM25 index (for pipelines with bm25).
+    /// Analyzer of the BM25 index (for pipelines with bm25): english, german,
+    /// german-compounds or standard.
     #[arg(long, default_value = "english")]
     pub analyzer: String,
     /// Texts per forward pass.

@@ -92,7 +92,7 @@ pub struct EvalArgs {
     /// "(dense(100) + bm25(100)) -> rrf" (see `fundus search --help`).
     #[arg(long, short, default_value = "dense")]
     pub pipeline: String,
-    /// Analyzer of the BM25 index: english, german or standard.
+    /// Analyzer of the BM25 index: english, german, german-compounds or standard.
     #[arg(long, default_value = "english")]
     pub analyzer: String,
     /// SPLADE model for pipelines with a `splade` stage (the temporary
@@ -327,6 +327,10 @@ pub(crate) fn eval_collection(
     for (ps, vs) in points.chunks(1024).zip(vectors.chunks(1024)) {
         collection.upsert(ps, vs)?;
     }
+    // As `fundus ingest` ends: the flush also splits compounds
+    // (german-compounds) against the whole corpus' vocabulary, so the
+    // result does not depend on the order documents were applied in.
+    collection.flush()?;
     Ok(EvalCollection {
         collection: Arc::new(collection),
         encoder: Arc::from(model.encoder),

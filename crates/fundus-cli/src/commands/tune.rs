@@ -48,7 +48,7 @@ pub struct FusionArgs {
     pub model: String,
     #[command(flatten)]
     pub prefixes: PrefixArgs,
-    /// Analyzer of the BM25 side: english, german or standard.
+    /// Analyzer of the BM25 side: english, german, german-compounds or standard.
     #[arg(long, default_value = "english")]
     pub analyzer: String,
     /// Candidates each retriever contributes.
