@@ -40,6 +40,7 @@
 mod error;
 mod file;
 mod inverted_index;
+mod leaders;
 mod search;
 mod segment;
 mod stem_cache;
