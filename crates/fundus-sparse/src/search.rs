@@ -12,7 +12,7 @@
 //! The best k are kept *during* the scatter, in [`Leaders`], a heap whose
 //! documents can rise as later terms add to them: a posting whose new
 //! score reaches the k-th best so far is offered to it (one comparison
-//! per posting), so there is no pass over the accumulator at the end,
+//! per posting), so no selection pass over the accumulator follows,
 //! and the k-th best score so far is known at every moment. That is
 //! what the pruning needs (MaxScore, Turtle & Flood 1995, term at a
 //! time):
