@@ -38,6 +38,16 @@ pub(crate) struct PostingList {
     pub tfs: Vec<u32>,
     /// Each document's length in terms.
     pub lens: Vec<u32>,
+    /// The `(tf, len)` pairs of the postings that no other posting beats
+    /// on both counts (higher or equal tf *and* shorter or equal
+    /// document), tf ascending: BM25's term score grows with tf and
+    /// shrinks with length for every k1, b and avgdl, so the largest score
+    /// any posting of the list can have is that of one of these. Kept
+    /// here rather than as a number because the number depends on the
+    /// query-time parameters and on avgdl, which every upsert changes.
+    /// Deleting a document leaves its pair in (the bound stays valid,
+    /// only less tight) until compaction rebuilds the list.
+    pub frontier: Vec<(u32, u32)>,
 }
 
 impl PostingList {
@@ -45,6 +55,15 @@ impl PostingList {
         self.docs.push(doc);
         self.tfs.push(tf);
         self.lens.push(len);
+        add_to_frontier(&mut self.frontier, tf, len);
+    }
+
+    /// Recomputes [`PostingList::frontier`] from `tfs` and `lens`.
+    pub fn rebuild_frontier(&mut self) {
+        self.frontier.clear();
+        for (&tf, &len) in self.tfs.iter().zip(&self.lens) {
+            add_to_frontier(&mut self.frontier, tf, len);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -55,6 +74,20 @@ impl PostingList {
     pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.docs.iter().copied().zip(self.tfs.iter().copied())
     }
+}
+
+/// Adds `(tf, len)` to a frontier of pairs sorted by tf ascending, in
+/// which len ascends too (a pair with more tf and no longer document
+/// than another makes that one redundant). Frontiers are short: one pair
+/// per distinct tf at most, and tfs are small counts.
+fn add_to_frontier(frontier: &mut Vec<(u32, u32)>, tf: u32, len: u32) {
+    // Dominated by a pair at least as frequent in a document no longer?
+    if frontier.iter().any(|&(t, l)| t >= tf && l <= len) {
+        return;
+    }
+    frontier.retain(|&(t, l)| !(t <= tf && l >= len));
+    let at = frontier.partition_point(|&(t, _)| t < tf);
+    frontier.insert(at, (tf, len));
 }
 
 /// Most terms in one document: counts are converted to `f32` through
@@ -275,6 +308,7 @@ impl InvertedIndex {
                 .iter()
                 .map(|&d| self.doc_len[d as usize])
                 .collect();
+            list.rebuild_frontier();
         }
         self.live = vec![true; n];
         self.num_live = n as u32;
@@ -366,6 +400,67 @@ mod tests {
         assert_eq!(copy.total_len, 6);
         copy.delete(1);
         assert_eq!(df(&copy, "d"), 0);
+    }
+
+    /// The frontier's best score is the list's best score, whatever the
+    /// length normalization, through adds, deletes and compaction.
+    #[test]
+    fn frontier_bounds_every_posting() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut index = InvertedIndex::new();
+        let mut scratch = Vec::new();
+        for _ in 0..400 {
+            let len = (next() % 50) as usize;
+            let words: Vec<String> = (0..len).map(|_| format!("w{}", next() % 12)).collect();
+            index
+                .add(words.iter().map(String::as_str), &mut scratch)
+                .unwrap();
+        }
+        let check = |index: &InvertedIndex| {
+            for list in &index.postings {
+                let mut want = list.tfs.iter().zip(&list.lens).collect::<Vec<_>>();
+                want.retain(|&(&t, &l)| {
+                    !list
+                        .tfs
+                        .iter()
+                        .zip(&list.lens)
+                        .any(|(&t2, &l2)| (t2, l2) != (t, l) && t2 >= t && l2 <= l)
+                });
+                let mut want: Vec<(u32, u32)> = want.into_iter().map(|(&t, &l)| (t, l)).collect();
+                want.sort_unstable();
+                want.dedup();
+                assert_eq!(list.frontier, want);
+            }
+        };
+        check(&index);
+        for d in 0..200 {
+            index.delete(d * 2);
+        }
+        index.compact();
+        check(&index);
+        let mut copy = InvertedIndex {
+            term_ids: index.term_ids.clone(),
+            terms: index.terms.clone(),
+            postings: index
+                .postings
+                .iter()
+                .map(|l| PostingList {
+                    docs: l.docs.clone(),
+                    tfs: l.tfs.clone(),
+                    ..PostingList::default()
+                })
+                .collect(),
+            doc_len: index.doc_len.clone(),
+            ..InvertedIndex::new()
+        };
+        copy.rebuild_from_postings();
+        check(&copy);
     }
 
     #[test]

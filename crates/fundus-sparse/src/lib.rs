@@ -43,6 +43,7 @@ mod decompound;
 mod error;
 mod file;
 mod inverted_index;
+mod leaders;
 mod search;
 mod segment;
 mod stem_cache;
