@@ -41,7 +41,10 @@
 //! On SciFact the pruning pays little: queries are short, their long
 //! lists are some 1.5k postings, and the threshold passes the bound of
 //! the remaining terms late. It skips whole lists' worth of divisions
-//! on collections whose common terms have long lists.
+//! on collections whose common terms have long lists. Every posting is
+//! still read; skipping postings unread (document at a time with
+//! per-block maxima, block-max WAND) is the next step for large
+//! collections.
 //!
 //! The accumulator, the heap's slots and the term buffers are reused per
 //! thread (the accumulator zeroed after each search), so a search
