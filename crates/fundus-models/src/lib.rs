@@ -42,6 +42,7 @@ pub(crate) mod transformer;
 pub use bi_encoder::{BiEncoder, InputKind};
 pub use chunker::Chunker;
 pub use embedder::{Embedder, ModelIdentity};
+pub use encoder::Precision;
 pub use ensemble::{Combine, Ensemble, EnsembleSpec};
 pub use error::ModelError;
 pub use folder::{Architecture, ModelFolder};
