@@ -545,7 +545,7 @@ pub fn quantize_row(x: &[f32], q: &mut [u8]) -> (f32, i32) {
 /// same float operations as [`to_u8_avx512`], so the same bytes.
 fn to_u8(x: &[f32], inv: f32, offset: f32, q: &mut [u8]) {
     for (d, &v) in q.iter_mut().zip(x) {
-        *d = (v * inv + offset).max(0.0).min(255.0) as u8;
+        *d = (v * inv + offset).clamp(0.0, 255.0) as u8;
     }
 }
 
@@ -574,7 +574,7 @@ unsafe fn to_u8_avx512(x: &[f32], inv: f32, offset: f32, q: &mut [u8]) {
         unsafe {
             let v = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(i));
             let y = _mm512_add_ps(_mm512_mul_ps(v, inv), offset);
-            // max(y, 0) first: a NaN becomes 0, as `f32::max` makes it.
+            // max(y, 0) first: a NaN becomes 0, as `NaN as u8` is.
             let y = _mm512_min_ps(_mm512_max_ps(y, zero), top);
             let b = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(y));
             _mm_mask_storeu_epi8(q.as_mut_ptr().add(i).cast(), mask, b);
