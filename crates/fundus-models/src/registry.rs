@@ -175,7 +175,7 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
     KnownModel {
         name: "all-minilm-l6-v2-int8",
         description: "all-minilm-l6-v2 with int8 weights (per channel) and u8 activations (per token), \
-                      quantized at load: faster on AVX-512 VNNI; vectors differ slightly (bench/RESULTS.md)",
+                      quantized at load; fastest on AVX-512 VNNI. SciFact nDCG@10 0.6468 (f32: 0.6451)",
         base: Some("all-minilm-l6-v2"),
         precision: Precision::Int8,
         ..MINILM
@@ -720,6 +720,45 @@ mod tests {
                 assert_eq!(sha.len(), 64, "{}", m.name);
             }
         }
+    }
+
+    #[test]
+    fn a_variant_uses_its_base_files_under_its_own_fingerprint() {
+        let int8 = known("all-minilm-l6-v2-int8").unwrap();
+        let base = known("all-minilm-l6-v2").unwrap();
+        assert_eq!(int8.files().name, base.name);
+        assert_eq!(base.files().name, base.name);
+        assert_eq!(int8.precision, Precision::Int8);
+        assert_eq!(int8.fingerprint(base.sha256), int8.fingerprint(int8.sha256));
+        assert_eq!(base.fingerprint(base.sha256), base.sha256);
+        assert_ne!(int8.fingerprint(base.sha256), base.sha256);
+        for m in KNOWN_MODELS {
+            if let Some(b) = m.base {
+                let b = known(b).expect("a variant's base is a known model");
+                assert!(b.base.is_none(), "{}: variants of variants", m.name);
+                assert_eq!((m.sha256, m.dim), (b.sha256, b.dim), "{}", m.name);
+            }
+        }
+        // The cache finds a variant where its base is, and lists the
+        // folder once.
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_in(dir.path());
+        let folder = cache.models_dir().join(base.name);
+        fs::create_dir_all(&folder).unwrap();
+        let provenance = Provenance {
+            name: base.name.into(),
+            hf_id: base.hf_id.into(),
+            packages: vec![],
+            weight_file: base.weight_file.into(),
+            sha256: base.sha256.into(),
+        };
+        fs::write(
+            folder.join(PROVENANCE_FILE),
+            serde_json::to_string(&provenance).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(cache.get(int8.name).unwrap().path, folder);
+        assert_eq!(cache.list().len(), 1);
     }
 
     #[test]
