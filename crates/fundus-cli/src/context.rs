@@ -91,6 +91,11 @@ impl Context {
             .with_context(|| format!("cannot provide model {name_or_path:?}"))?;
         let mut encoder = BiEncoder::load(&dir)
             .with_context(|| format!("cannot load model from {}", dir.display()))?;
+        // A variant such as all-minilm-l6-v2-int8: the same files, run at
+        // another precision.
+        if let Some(m) = registry::known(name_or_path) {
+            encoder.set_precision(m.precision)?;
+        }
         let (name, source, sha256) =
             self.identify(name_or_path, &dir, &encoder.folder().weights_path)?;
         encoder.set_identity(ModelIdentity {
@@ -125,9 +130,15 @@ impl Context {
         let known = registry::known(name_or_path);
         // A pulled model's weights were verified against the pinned hash;
         // any other folder is hashed (a few hundred ms for 90 MB).
-        let sha256 = match known.and_then(|m| self.models.get(m.name)) {
+        let weights_sha256 = match known.and_then(|m| self.models.get(m.name)) {
             Some(cached) if cached.path == dir => cached.provenance.sha256,
             _ => registry::sha256_file(weights)?,
+        };
+        // An int8 variant's vectors are not the f32 model's: its own
+        // fingerprint keeps the two apart in collections.
+        let sha256 = match known {
+            Some(m) => m.fingerprint(&weights_sha256),
+            None => weights_sha256,
         };
         let name = known.map(|m| m.name.to_string()).unwrap_or_else(|| {
             dir.file_name()

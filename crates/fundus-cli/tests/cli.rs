@@ -734,6 +734,56 @@ fn a_query_embedded_by_another_model_is_refused() {
     .success();
 }
 
+/// The int8 variant is its own model: a collection it filled searches
+/// with it (found from the collection's record) and refuses f32 queries,
+/// whose vectors are close but not the same.
+#[test]
+fn the_int8_variant_is_a_model_of_its_own() {
+    let f = Fundus::new();
+    let list = f.run(&["models", "list"]).success();
+    assert!(
+        list.stdout.contains("all-minilm-l6-v2-int8"),
+        "{}",
+        list.stdout
+    );
+    f.run(&[
+        "ingest",
+        "-c",
+        "products",
+        "-i",
+        &sample(),
+        "--model",
+        "all-minilm-l6-v2-int8",
+    ])
+    .success();
+    let info = f
+        .run(&["collection", "info", "products", "--json"])
+        .success();
+    assert!(
+        info.stdout.contains("all-minilm-l6-v2-int8"),
+        "{}",
+        info.stdout
+    );
+    let hits = search_ids(&f, "products", "Laborkühlschrank");
+    assert!(!hits.is_empty());
+    let err = f
+        .run(&[
+            "search",
+            "-c",
+            "products",
+            "--model",
+            "all-minilm-l6-v2",
+            "Laborkühlschrank",
+        ])
+        .failure();
+    assert!(
+        err.stderr
+            .contains("holds vectors of model all-minilm-l6-v2-int8"),
+        "{}",
+        err.stderr
+    );
+}
+
 #[test]
 fn pipelines_explain_and_bad_pipelines_are_named() {
     let f = Fundus::new();

@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! cargo run --release -p fundus-models --example embed_corpus -- \
-//!     MODEL_DIR CORPUS.jsonl [--limit N] [--batch-size 32] [--dump FILE.f32]
+//!     MODEL_DIR CORPUS.jsonl [--limit N] [--batch-size 32] [--dump FILE.f32] [--int8]
 //! ```
+//!
+//! `--int8` quantizes the layer projections at load (the model that
+//! `all-minilm-l6-v2-int8` names); the JSON says which precision ran.
 //!
 //! Passages are `title + " " + text`, stripped, as sentence-transformers'
 //! BEIR wrapper builds them. Timing covers tokenization and inference, not
@@ -13,7 +16,7 @@
 use std::io::{BufRead, Write};
 use std::time::Instant;
 
-use fundus_models::{BiEncoder, InputKind};
+use fundus_models::{BiEncoder, InputKind, Precision};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -24,7 +27,7 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: embed_corpus MODEL_DIR CORPUS.jsonl [--limit N] [--batch-size B] [--dump FILE.f32]");
+        eprintln!("usage: embed_corpus MODEL_DIR CORPUS.jsonl [--limit N] [--batch-size B] [--dump FILE.f32] [--int8]");
         std::process::exit(2);
     }
     let limit: usize = arg(&args, "--limit").map_or(Ok(usize::MAX), |s| s.parse())?;
@@ -37,7 +40,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let text = v["text"].as_str().unwrap_or("");
         texts.push(format!("{title} {text}").trim().to_string());
     }
+    let precision = if args.iter().any(|a| a == "--int8") {
+        Precision::Int8
+    } else {
+        Precision::F32
+    };
     let mut enc = BiEncoder::load(&args[1])?;
+    enc.set_precision(precision)?;
     enc.set_batch_size(batch);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     // Warm-up on one batch, as the Python peers do.
@@ -55,6 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "engine": "fundus",
+            "precision": precision.as_str(),
             "n_docs": vectors.len(),
             "seconds": secs,
             "docs_per_s": vectors.len() as f64 / secs,

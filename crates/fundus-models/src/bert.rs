@@ -95,6 +95,12 @@ impl Bert {
         self.embeddings.hidden
     }
 
+    /// Switches the layer projections to int8 weights
+    /// ([`crate::ops::qmatmul`]).
+    pub fn quantize_int8(&mut self) {
+        self.encoder.quantize_int8();
+    }
+
     pub fn max_positions(&self) -> usize {
         self.embeddings.max_tokens()
     }

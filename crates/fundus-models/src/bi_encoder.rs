@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use fundus_core::distance;
 
 use crate::embedder::ModelIdentity;
-use crate::encoder::Encoder;
+use crate::encoder::{Encoder, Precision};
 use crate::error::ModelError;
 use crate::folder::{ModelFolder, Prompts};
 use crate::tokenize::TextTokenizer;
@@ -31,6 +31,7 @@ pub struct BiEncoder {
     tokenizer: TextTokenizer,
     prompts: Prompts,
     batch_size: usize,
+    precision: Precision,
     /// Name and fingerprint, set by the caller or worked out on first use
     /// (see [`crate::Embedder::identity`]).
     pub(crate) identity: OnceLock<ModelIdentity>,
@@ -77,6 +78,7 @@ impl BiEncoder {
             encoder,
             tokenizer,
             batch_size: DEFAULT_BATCH_SIZE,
+            precision: Precision::F32,
             identity: OnceLock::new(),
         })
     }
@@ -88,6 +90,34 @@ impl BiEncoder {
 
     pub fn set_batch_size(&mut self, batch_size: usize) {
         self.batch_size = batch_size.max(1);
+    }
+
+    /// Runs the layer projections at `precision` from now on. Going to
+    /// int8 quantizes the weights (and drops the f32 ones, so there is no
+    /// way back short of loading again); asking for the precision the
+    /// model has is a no-op.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<(), ModelError> {
+        match (self.precision, precision) {
+            (Precision::F32, Precision::Int8) => {
+                self.encoder.quantize_int8();
+                self.precision = Precision::Int8;
+                // A fingerprint worked out before no longer describes
+                // these vectors.
+                self.identity = OnceLock::new();
+            }
+            (Precision::Int8, Precision::F32) => {
+                return Err(ModelError::Unsupported {
+                    path: self.folder.root.clone(),
+                    what: "going back to f32 from int8 weights (load the model again)".into(),
+                })
+            }
+            (Precision::F32, Precision::F32) | (Precision::Int8, Precision::Int8) => {}
+        }
+        Ok(())
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     pub fn folder(&self) -> &ModelFolder {

