@@ -609,6 +609,12 @@ fn main() -> Res<()> {
                 Ok(hits.iter().map(|&(key, _)| key).collect())
             })?;
             let oversampling = sp.oversampling_for(&quant)?;
+            if allow.is_some() && !found.iter().flatten().all(|&key| allowed(key)) {
+                return Err(format!(
+                    "{engine}: a filtered search returned a row the filter rejects"
+                )
+                .into());
+            }
             let (rec, rec_ids) = recall(&found, &truth, a.k, &queries, flat.as_slice(), dim);
             emit(json!({
                 "engine": engine,
