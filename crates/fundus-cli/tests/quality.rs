@@ -1,5 +1,5 @@
-//! Retrieval and STS quality of all-MiniLM-L6-v2 and its int8 variant (and, with
-//! `FUNDUS_SLOW_QUALITY=1`, all-mpnet-base-v2) against published figures.
+//! Retrieval and STS quality of all-MiniLM-L6-v2 and its int8 variant (and,
+//! as an ignored test, all-mpnet-base-v2) against published figures.
 //!
 //! These run the real model on real data (`../shared/data`), so they are
 //! the slowest tests (a few minutes for SciFact on two cores).
@@ -120,14 +120,11 @@ fn scifact_int8_variant_stays_within_0_005_of_f32() {
 /// all-mpnet-base-v2 on SciFact against MTEB's 0.6557. The 12-layer,
 /// 768-wide model embeds ~8.6× slower than MiniLM (bench/RESULTS.md), so
 /// the corpus takes over half an hour on two cores, more than CI can
-/// give: this test runs only with `FUNDUS_SLOW_QUALITY=1` and says so
-/// when it is skipped.
+/// give: ignored by default (it reports as ignored, not as passed), run it
+/// with `-- --ignored`.
 #[test]
+#[ignore = "embeds SciFact with a 12-layer model: ~40 min on two cores; run with -- --ignored"]
 fn scifact_mpnet_matches_mteb() {
-    if std::env::var("FUNDUS_SLOW_QUALITY").as_deref() != Ok("1") {
-        eprintln!("skipped: SciFact with all-mpnet-base-v2 runs with FUNDUS_SLOW_QUALITY=1");
-        return;
-    }
     let f = Fundus::new();
     let dense = eval_ndcg_at_10(
         &f,
