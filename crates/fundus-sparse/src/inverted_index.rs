@@ -406,13 +406,7 @@ mod tests {
     /// length normalization, through adds, deletes and compaction.
     #[test]
     fn frontier_bounds_every_posting() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut index = InvertedIndex::new();
         let mut scratch = Vec::new();
         for _ in 0..400 {

@@ -154,13 +154,7 @@ mod tests {
     /// deleted: the heap always equals sorting the current scores.
     #[test]
     fn equals_sorting_the_current_scores() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
         let mut leaders = Leaders::default();
         for round in 0..300 {
             let n = 1 + (next() % 60) as usize;

@@ -47,6 +47,8 @@ mod leaders;
 mod search;
 mod segment;
 mod stem_cache;
+#[cfg(test)]
+mod test_rng;
 
 pub mod analyzer;
 pub mod bm25;

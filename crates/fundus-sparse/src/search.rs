@@ -389,13 +389,7 @@ mod tests {
                     contribution(t.weight, list.tfs[i], list.lens[i], norm);
             }
         }
-        let mut all: Vec<(u32, f32)> = (0..scores.len())
-            .filter(|&d| index.live[d] && scores[d] > 0.0)
-            .map(|d| (d as u32, scores[d]))
-            .collect();
-        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        all.truncate(k);
-        all
+        naive(&scores, &index.live, k)
     }
 
     /// Random indexes (skewed term frequencies, repeated documents for
@@ -403,13 +397,7 @@ mod tests {
     /// pruned search returns exactly the exhaustive top k, and does prune.
     #[test]
     fn pruned_search_equals_exhaustive() {
-        let mut state = 0x853c_49e6_748f_ea9bu64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x853c_49e6_748f_ea9b);
         PRUNED.with(|c| c.set(0));
         let mut checked = 0;
         for round in 0..80 {
@@ -503,13 +491,7 @@ mod tests {
 
     #[test]
     fn select_equals_sorting_everything() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..500 {
             let n = (next() % 700) as usize;
             // Few distinct values, so that ties are common.
