@@ -159,7 +159,7 @@ mod tests {
         for round in 0..300 {
             let n = 1 + (next() % 60) as usize;
             let k = 1 + (next() % 12) as usize;
-            let live: Vec<bool> = (0..n).map(|_| next() % 6 != 0).collect();
+            let live: Vec<bool> = (0..n).map(|_| !next().is_multiple_of(6)).collect();
             let mut scores = vec![0.0f32; n];
             leaders.reset(n, k);
             for _ in 0..(next() % 200) {

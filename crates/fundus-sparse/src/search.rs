@@ -407,7 +407,7 @@ mod tests {
             let mut scratch = Vec::new();
             let mut docs: Vec<Vec<String>> = Vec::new();
             for _ in 0..n {
-                let terms = if !docs.is_empty() && next() % 4 == 0 {
+                let terms = if !docs.is_empty() && next().is_multiple_of(4) {
                     docs[(next() % docs.len() as u64) as usize].clone()
                 } else {
                     let len = (next() % 40) as usize;
@@ -425,7 +425,7 @@ mod tests {
                 docs.push(terms);
             }
             for d in 0..n {
-                if next() % 6 == 0 {
+                if next().is_multiple_of(6) {
                     index.delete(d as u32);
                 }
             }
@@ -444,7 +444,7 @@ mod tests {
                         continue;
                     }
                     let df = index.df[id as usize];
-                    let weight = if df == 0 || next() % 10 == 0 {
+                    let weight = if df == 0 || next().is_multiple_of(10) {
                         0.0
                     } else {
                         (1 + next() % 3) as f32 * params.idf(df, index.num_live)
@@ -497,14 +497,14 @@ mod tests {
             // Few distinct values, so that ties are common.
             let scores: Vec<f32> = (0..n)
                 .map(|_| {
-                    if next() % 3 == 0 {
+                    if next().is_multiple_of(3) {
                         0.0
                     } else {
                         (next() % 8) as f32 * 0.5
                     }
                 })
                 .collect();
-            let live: Vec<bool> = (0..n).map(|_| next() % 5 != 0).collect();
+            let live: Vec<bool> = (0..n).map(|_| !next().is_multiple_of(5)).collect();
             for k in [1, 3, 10, 100] {
                 assert_eq!(
                     select(&scores, &live, k),
