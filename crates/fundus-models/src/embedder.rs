@@ -63,7 +63,9 @@ pub trait Embedder: Send + Sync {
     /// Texts per forward pass.
     fn set_batch_size(&mut self, batch_size: usize);
 
-    /// Bytes of model weights held in memory.
+    /// Bytes of model weights held in memory: what the loaded model
+    /// occupies, not the size of its file (a 4-bit file is dequantized on
+    /// load; an int8 variant holds a quarter of its f32 file).
     fn weights_bytes(&self) -> u64;
 }
 
@@ -152,6 +154,6 @@ impl Embedder for BiEncoder {
     /// The size of the weight file: the f32 parameters the forward pass
     /// keeps in memory.
     fn weights_bytes(&self) -> u64 {
-        std::fs::metadata(&self.folder().weights_path).map_or(0, |m| m.len())
+        self.encoder_weight_bytes() as u64
     }
 }

@@ -71,6 +71,14 @@ impl Encoder {
         }
     }
 
+    /// Bytes of weights held in memory.
+    pub fn weight_bytes(&self) -> usize {
+        match self {
+            Encoder::Bert(m) => m.weight_bytes(),
+            Encoder::Mpnet(m) => m.weight_bytes(),
+        }
+    }
+
     pub fn hidden_size(&self) -> usize {
         match self {
             Encoder::Bert(m) => m.hidden_size(),

@@ -95,6 +95,13 @@ impl Mpnet {
         })
     }
 
+    /// Bytes of weights held in memory, the relative-position table included.
+    pub fn weight_bytes(&self) -> usize {
+        self.embeddings.weight_bytes()
+            + self.encoder.weight_bytes()
+            + self.relative_bias.weight_bytes()
+    }
+
     pub fn hidden_size(&self) -> usize {
         self.embeddings.hidden
     }

@@ -120,6 +120,12 @@ pub(crate) struct Embeddings {
 }
 
 impl Embeddings {
+    /// Bytes of the embedding tables and their layer norm.
+    pub fn weight_bytes(&self) -> usize {
+        4 * (self.word.len() + self.position.len() + self.token_type.len())
+            + self.norm.weight_bytes()
+    }
+
     /// Reads the tables under `emb` (`embeddings`); row 0 of the
     /// token-type table only `with_token_types`.
     pub fn load(
@@ -240,6 +246,13 @@ impl Projection {
         }
     }
 
+    fn weight_bytes(&self) -> usize {
+        match self {
+            Projection::F32(l) => l.weight_bytes(),
+            Projection::Int8(l) => l.weight_bytes(),
+        }
+    }
+
     fn quantize(&mut self) {
         if let Projection::F32(l) = self {
             *self = Projection::Int8(QLinear::quantize(l));
@@ -257,6 +270,15 @@ struct Layer {
 }
 
 impl Layer {
+    fn weight_bytes(&self) -> usize {
+        [&self.qkv, &self.attn_out, &self.intermediate, &self.output]
+            .iter()
+            .map(|p| p.weight_bytes())
+            .sum::<usize>()
+            + self.attn_norm.weight_bytes()
+            + self.output_norm.weight_bytes()
+    }
+
     /// Loads a layer with Q, K and V fused into one projection and the
     /// attention scale `1/√head_dim` folded into the query weights.
     fn load(
@@ -311,6 +333,10 @@ pub(crate) struct OffsetBias {
 }
 
 impl OffsetBias {
+    pub fn weight_bytes(&self) -> usize {
+        4 * self.table.len()
+    }
+
     /// `bias(head, offset)` for offsets `−(max_len−1) ..= max_len−1`.
     pub fn new(heads: usize, max_len: usize, bias: impl Fn(usize, isize) -> f32) -> Self {
         let width = 2 * max_len - 1;
@@ -380,6 +406,12 @@ impl Encoder {
 
     pub fn heads(&self) -> usize {
         self.heads
+    }
+
+    /// Bytes of every layer's weights as held (int8 ones after
+    /// [`Encoder::quantize_int8`]).
+    pub fn weight_bytes(&self) -> usize {
+        self.layers.iter().map(Layer::weight_bytes).sum()
     }
 
     /// Replaces the weights of every projection (QKV, attention output,

@@ -10,6 +10,11 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// Bytes of scale and shift held.
+    pub fn weight_bytes(&self) -> usize {
+        4 * (self.weight.len() + self.bias.len())
+    }
+
     /// `x = LayerNorm(x + residual)` row by row (`residual` may be empty to
     /// normalize `x` alone).
     pub fn forward_residual(&self, x: &mut [f32], residual: &[f32]) {

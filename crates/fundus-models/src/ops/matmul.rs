@@ -101,6 +101,11 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// Bytes of weights and bias held.
+    pub fn weight_bytes(&self) -> usize {
+        4 * (self.weight.len() + self.bias.len())
+    }
+
     /// From PyTorch's layout (`weight` is `out × in`).
     pub fn from_torch(
         weight_out_in: &[f32],
