@@ -451,6 +451,86 @@ fn eval_on_the_sample_catalogue_writes_run_and_report() {
     );
 }
 
+/// Cross-lingual evaluation reads the documents of one folder and the
+/// queries (or second sentences) of another, and refuses files whose ids
+/// or rows do not line up, naming them.
+#[test]
+fn cross_lingual_eval_takes_the_other_folder_and_checks_alignment() {
+    let f = Fundus::new();
+    let products = repo().join("examples/products");
+    // Queries and judgements only: the corpus must come from --corpus-from.
+    let queries_only = f.data.path().join("queries-only");
+    for file in ["queries.jsonl", "qrels/test.tsv"] {
+        let bytes = std::fs::read(products.join(file)).unwrap();
+        write(&queries_only, file, &bytes);
+    }
+    let out_dir = f.data.path().join("x-out");
+    let args = |corpus: &std::path::Path| {
+        vec![
+            "eval".to_string(),
+            "--dataset".into(),
+            queries_only.to_string_lossy().into_owned(),
+            "--corpus-from".into(),
+            corpus.to_string_lossy().into_owned(),
+            "--output".into(),
+            out_dir.to_string_lossy().into_owned(),
+        ]
+    };
+    let run = |a: Vec<String>| f.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    run(args(&products)).success();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["corpus_from"], "products");
+    assert!(report["report"]["mean"]["NDCG@10"].as_f64().unwrap() > 0.5);
+
+    // A corpus without one of the judged documents is not the same set.
+    let corpus = std::fs::read_to_string(products.join("corpus.jsonl")).unwrap();
+    let judged = std::fs::read_to_string(products.join("qrels/test.tsv")).unwrap();
+    let doc = judged.lines().nth(1).unwrap().split('\t').nth(1).unwrap();
+    let other = f.data.path().join("other");
+    let kept: String = corpus
+        .lines()
+        .filter(|l| !l.contains(&format!("\"_id\": \"{doc}\"")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(kept.len() < corpus.len(), "{doc} not found in the corpus");
+    write(&other, "corpus.jsonl", kept.as_bytes());
+    let err = run(args(&other)).failure();
+    assert!(
+        err.stderr.contains(&format!("`{doc}`")) && err.stderr.contains("other/corpus.jsonl"),
+        "{}",
+        err.stderr
+    );
+
+    // STS: the second sentence from a row-aligned translation.
+    let (en, de) = (f.data.path().join("sts-en"), f.data.path().join("sts-de"));
+    let head = "score\tsentence1\tsentence2\n";
+    write(&en, "test.tsv", format!("{head}5\tA dog runs.\tA dog is running.\n0.5\tA man cooks.\tThe stock fell.\n2\tA girl sings.\tA girl dances.\n").as_bytes());
+    write(&de, "test.tsv", format!("{head}5\tEin Hund rennt.\tEin Hund läuft.\n0.5\tEin Mann kocht.\tDie Aktie fiel.\n2\tEin Mädchen singt.\tEin Mädchen tanzt.\n").as_bytes());
+    let sts = |second: &std::path::Path| {
+        f.run(&[
+            "eval",
+            "--task",
+            "sts",
+            "--dataset",
+            de.to_str().unwrap(),
+            "--pair-with",
+            second.to_str().unwrap(),
+        ])
+    };
+    let out = sts(&en).success();
+    assert!(out.stdout.contains("3 pairs | Spearman"), "{}", out.stdout);
+    let shifted = f.data.path().join("sts-shifted");
+    write(&shifted, "test.tsv", format!("{head}0.5\tA man cooks.\tThe stock fell.\n5\tA dog runs.\tA dog is running.\n2\tA girl sings.\tA girl dances.\n").as_bytes());
+    let err = sts(&shifted).failure();
+    assert!(
+        err.stderr.contains("sts-shifted/test.tsv:2") && err.stderr.contains("not row-aligned"),
+        "{}",
+        err.stderr
+    );
+}
+
 /// The ids `fundus search` returns, best first.
 fn search_ids(f: &Fundus, collection: &str, query: &str) -> Vec<String> {
     let out = f

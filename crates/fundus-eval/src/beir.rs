@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -69,27 +69,62 @@ impl BeirDataset {
     /// missing from `queries.jsonl` is an error: it could not be run.
     pub fn load(dir: impl AsRef<Path>, split: &str) -> Result<Self, EvalError> {
         let dir = dir.as_ref();
-        let queries_path = dir.join("queries.jsonl");
-        let qrels_path = dir.join("qrels").join(format!("{split}.tsv"));
-
-        let qrels = Qrels::read(&qrels_path)?;
-        let mut queries = read_queries(&queries_path)?;
-        queries.retain(|q| qrels.contains_query(&q.id));
-        let known: HashSet<&str> = queries.iter().map(|q| q.id.as_str()).collect();
-        if let Some(missing) = qrels.query_ids().find(|q| !known.contains(q)) {
-            return Err(EvalError::UnknownQuery {
-                qrels: qrels_path,
-                queries: queries_path,
-                query_id: missing.to_string(),
-            });
-        }
-        let corpus = read_corpus(dir.join("corpus.jsonl"))?;
+        let (queries, qrels, _) = judged_queries(dir, split)?;
         Ok(BeirDataset {
-            corpus,
+            corpus: read_corpus(dir.join("corpus.jsonl"))?,
             queries,
             qrels,
         })
     }
+
+    /// Like [`BeirDataset::load`], with the documents read from `corpus`
+    /// instead of `dir`'s own: the queries and judgements of one language
+    /// against the translated corpus of another whose document ids are the
+    /// same (XQuAD's languages share them) is a cross-lingual test. Every
+    /// judged document must be in `corpus`, else the ids do not align and
+    /// the scores would mean nothing. (A dataset's own corpus is not held
+    /// to that: pytrec_eval tolerates judgements of missing documents, and
+    /// some published sets have them.)
+    pub fn load_with_corpus(dir: &Path, split: &str, corpus: &Path) -> Result<Self, EvalError> {
+        let (queries, qrels, qrels_path) = judged_queries(dir, split)?;
+        let docs = read_corpus(corpus)?;
+        let ids: HashSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+        let missing = qrels
+            .iter()
+            .flat_map(|(_, judged)| judged.keys())
+            .find(|d| !ids.contains(d.as_str()));
+        if let Some(doc_id) = missing {
+            return Err(EvalError::UnknownDocument {
+                qrels: qrels_path,
+                corpus: corpus.to_path_buf(),
+                doc_id: doc_id.clone(),
+            });
+        }
+        Ok(BeirDataset {
+            corpus: docs,
+            queries,
+            qrels,
+        })
+    }
+}
+
+/// The qrels of `split` and the queries they judge (see
+/// [`BeirDataset::load`]), with the qrels' path for error messages.
+fn judged_queries(dir: &Path, split: &str) -> Result<(Vec<Query>, Qrels, PathBuf), EvalError> {
+    let queries_path = dir.join("queries.jsonl");
+    let qrels_path = dir.join("qrels").join(format!("{split}.tsv"));
+    let qrels = Qrels::read(&qrels_path)?;
+    let mut queries = read_queries(&queries_path)?;
+    queries.retain(|q| qrels.contains_query(&q.id));
+    let known: HashSet<&str> = queries.iter().map(|q| q.id.as_str()).collect();
+    if let Some(missing) = qrels.query_ids().find(|q| !known.contains(q)) {
+        return Err(EvalError::UnknownQuery {
+            qrels: qrels_path,
+            queries: queries_path,
+            query_id: missing.to_string(),
+        });
+    }
+    Ok((queries, qrels, qrels_path))
 }
 
 /// Reads a whole `corpus.jsonl`.
@@ -308,6 +343,29 @@ mod tests {
         let ids: Vec<&str> = ds.queries.iter().map(|q| q.id.as_str()).collect();
         assert_eq!(ids, vec!["q1", "3"]);
         assert_eq!(ds.qrels.relevance("3", "d2"), Some(1));
+    }
+
+    #[test]
+    fn another_corpus_must_hold_every_judged_document() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_dataset(tmp.path());
+        let other = tmp.path().join("en.jsonl");
+        fs::write(
+            &other,
+            "{\"_id\": \"d1\", \"text\": \"one\"}\n{\"_id\": \"d2\", \"text\": \"two\"}\n",
+        )
+        .unwrap();
+        let ds = BeirDataset::load_with_corpus(tmp.path(), "test", &other).unwrap();
+        assert_eq!(ds.corpus[1].text, "two");
+        assert_eq!(ds.queries.len(), 2);
+
+        fs::write(&other, "{\"_id\": \"d1\", \"text\": \"one\"}\n").unwrap();
+        let err = BeirDataset::load_with_corpus(tmp.path(), "test", &other).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("`d2`") && msg.contains("en.jsonl") && msg.contains("test.tsv"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -41,6 +41,18 @@ pub enum EvalError {
         column: String,
     },
 
+    /// The qrels judge a document that the corpus does not contain: the
+    /// corpus is not the one the judgements were made for.
+    #[error("{qrels}: document `{doc_id}` is judged but absent from {corpus}")]
+    UnknownDocument {
+        /// The qrels file that mentions the document.
+        qrels: PathBuf,
+        /// The corpus file that lacks it.
+        corpus: PathBuf,
+        /// The document id.
+        doc_id: String,
+    },
+
     /// The qrels judge a query that the queries file does not contain, so
     /// the query text needed to run it is missing.
     #[error("{qrels}: query `{query_id}` is judged but absent from {queries}")]

@@ -78,6 +78,53 @@ pub fn sts_from_reader<R: BufRead>(reader: R, source: &Path) -> Result<Vec<StsPa
     Ok(pairs)
 }
 
+/// Cross-lingual pairs from two row-aligned translations of one STS set
+/// (STS-B and its German translation): `sentence1` of `first`, `sentence2`
+/// of `second`, the gold score both share. A model that maps a German
+/// sentence and an English one to the same place scores as well here as on
+/// either language alone; an English-only model does not.
+///
+/// The files must have the same rows with the same scores; the first row
+/// that differs is reported with its line in `second_path` (a header line
+/// precedes the rows).
+pub fn cross_lingual(
+    first: &[StsPair],
+    first_path: &Path,
+    second: &[StsPair],
+    second_path: &Path,
+) -> Result<Vec<StsPair>, EvalError> {
+    if first.len() != second.len() {
+        return Err(EvalError::Invalid(format!(
+            "{} has {} pairs but {} has {}: not row-aligned translations",
+            first_path.display(),
+            first.len(),
+            second_path.display(),
+            second.len()
+        )));
+    }
+    first
+        .iter()
+        .zip(second)
+        .enumerate()
+        .map(|(row, (a, b))| {
+            if a.score != b.score {
+                let reason = format!(
+                    "score {} where {} has {} in the same row: not row-aligned translations",
+                    b.score,
+                    first_path.display(),
+                    a.score
+                );
+                return Err(EvalError::malformed(second_path, row + 2, reason));
+            }
+            Ok(StsPair {
+                score: a.score,
+                sentence1: a.sentence1.clone(),
+                sentence2: b.sentence2.clone(),
+            })
+        })
+        .collect()
+}
+
 /// Positions of the score and the two sentence columns in a header.
 fn header_columns(fields: &[&str], source: &Path) -> Result<[usize; 3], EvalError> {
     let find = |name: &str| {
@@ -200,6 +247,33 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "s.tsv:3: expected at least 3 tab-separated fields, found 2"
+        );
+    }
+
+    #[test]
+    fn cross_lingual_pairs_take_one_sentence_from_each_file() {
+        let en = "score\tsentence1\tsentence2\n2.5\tA girl\tA child\n4\tA dog\tA puppy\n";
+        let de =
+            "score\tsentence1\tsentence2\n2.5\tEin Mädchen\tEin Kind\n4\tEin Hund\tEin Welpe\n";
+        let (pe, pd) = (Path::new("en.tsv"), Path::new("de.tsv"));
+        let en = sts_from_reader(en.as_bytes(), pe).unwrap();
+        let de = sts_from_reader(de.as_bytes(), pd).unwrap();
+        let x = cross_lingual(&de, pd, &en, pe).unwrap();
+        assert_eq!(x[1].sentence1, "Ein Hund");
+        assert_eq!(x[1].sentence2, "A puppy");
+        assert_eq!(x[1].score, 4.0);
+
+        let mut shuffled = en.clone();
+        shuffled.swap(0, 1);
+        let err = cross_lingual(&de, pd, &shuffled, pe).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "en.tsv:2: score 4 where de.tsv has 2.5 in the same row: not row-aligned translations"
+        );
+        let err = cross_lingual(&de, pd, &en[..1], pe).unwrap_err();
+        assert!(
+            err.to_string().contains("has 2 pairs but en.tsv has 1"),
+            "{err}"
         );
     }
 

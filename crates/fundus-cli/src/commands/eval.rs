@@ -42,7 +42,9 @@ pub enum Task {
 #[command(after_help = "Examples:\n  \
 fundus eval --dataset ../shared/data/scifact\n  \
 fundus eval --dataset ../shared/data/cranfield --split test_graded_inverted --k 10,100\n  \
-fundus eval --task sts --dataset ../shared/data/stsb\n\n\
+fundus eval --task sts --dataset ../shared/data/stsb\n  \
+fundus eval --task sts --dataset ../shared/data/stsb_de --pair-with ../shared/data/stsb \
+--model multilingual-e5-small\n\n\
   fundus eval --dataset ../shared/data/scifact --pipeline bm25\n  \
 fundus eval --dataset ../shared/data/xquad_de --pipeline hybrid --analyzer german\n  \
 fundus eval --dataset ../shared/data/scifact --dims 128 --reduction pca\n  \
@@ -60,6 +62,17 @@ pub struct EvalArgs {
     /// or for --task sts a folder with SPLIT.tsv.
     #[arg(long, short)]
     pub dataset: PathBuf,
+    /// Cross-lingual retrieval: read the documents from this BEIR folder's
+    /// corpus.jsonl instead (queries and judgements stay --dataset's), e.g.
+    /// German questions against the English corpus of the same set; the
+    /// document ids must align.
+    #[arg(long, value_name = "DIR")]
+    pub corpus_from: Option<PathBuf>,
+    /// Cross-lingual STS (--task sts): take sentence2 of every pair from
+    /// this folder's SPLIT.tsv, a row-aligned translation of --dataset's
+    /// (STS-B-de sentence1 against STS-B's English sentence2).
+    #[arg(long, value_name = "DIR")]
+    pub pair_with: Option<PathBuf>,
     /// Which qrels (or STS file) to evaluate.
     #[arg(long, default_value = "test")]
     pub split: String,
@@ -116,6 +129,12 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<()> {
     model.encoder.set_batch_size(args.batch_size);
     model.apply_prefixes(&args.prefixes)?;
     match args.task {
+        Task::Retrieval if args.pair_with.is_some() => {
+            bail!("--pair-with is for --task sts; cross-lingual retrieval takes --corpus-from")
+        }
+        Task::Sts if args.corpus_from.is_some() => {
+            bail!("--corpus-from is for retrieval; cross-lingual STS takes --pair-with")
+        }
         Task::Retrieval => retrieval(ctx, &args, model),
         Task::Sts => sts(ctx, &args, &model),
     }
@@ -140,6 +159,11 @@ fn output_dir(ctx: &Context, args: &EvalArgs, model: &ModelInfo) -> Result<PathB
     } else {
         let h = Sha256::digest(pipeline.as_bytes());
         format!("pipeline-{:x}", h).chars().take(17).collect()
+    };
+    // So do cross-lingual runs (the corpus of another folder).
+    let tag = match &args.corpus_from {
+        Some(dir) => format!("{tag}-corpus-{}", dataset_name(dir)),
+        None => tag,
     };
     // Reduced runs get their own folder too.
     let tag = match args.reduce.dims {
@@ -343,7 +367,12 @@ pub(crate) fn eval_collection(
 }
 
 fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
-    let data = BeirDataset::load(&args.dataset, &args.split)?;
+    let data = match &args.corpus_from {
+        Some(dir) => {
+            BeirDataset::load_with_corpus(&args.dataset, &args.split, &dir.join("corpus.jsonl"))?
+        }
+        None => BeirDataset::load(&args.dataset, &args.split)?,
+    };
     if data.queries.is_empty() {
         bail!(
             "{}: no judged queries in split {:?}",
@@ -375,7 +404,7 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
     let ec = eval_collection(
         ctx,
         &data,
-        &args.dataset,
+        args.corpus_from.as_ref().unwrap_or(&args.dataset),
         model,
         CollectionOptions {
             chunker,
@@ -421,6 +450,7 @@ fn retrieval(ctx: &Context, args: &EvalArgs, model: LoadedModel) -> Result<()> {
     run.write(out_dir.join("run.trec"), "fundus")?;
     let json = serde_json::json!({
         "dataset": dataset_name(&args.dataset),
+        "corpus_from": args.corpus_from.as_deref().map(dataset_name),
         "split": args.split,
         "model": info,
         "reduction": ec.collection.config().reduction.as_ref().map(|r| r.label()),
@@ -637,7 +667,14 @@ fn corpus_vectors(
 
 fn sts(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> {
     let path = args.dataset.join(format!("{}.tsv", args.split));
-    let pairs = fundus_eval::sts::read_sts(&path)?;
+    let mut pairs = fundus_eval::sts::read_sts(&path)?;
+    let mut label = path.display().to_string();
+    if let Some(dir) = &args.pair_with {
+        let other = dir.join(format!("{}.tsv", args.split));
+        let second = fundus_eval::sts::read_sts(&other)?;
+        pairs = fundus_eval::sts::cross_lingual(&pairs, &path, &second, &other)?;
+        label = format!("{label} x {}", other.display());
+    }
     let left: Vec<&str> = pairs.iter().map(|p| p.sentence1.as_str()).collect();
     let right: Vec<&str> = pairs.iter().map(|p| p.sentence2.as_str()).collect();
     let pb = progress::bar(2 * pairs.len() as u64, "sentences", ctx.quiet);
@@ -658,8 +695,7 @@ fn sts(ctx: &Context, args: &EvalArgs, model: &LoadedModel) -> Result<()> {
     let spearman = fundus_eval::sts::spearman(&cos, &gold)?;
     let pearson = fundus_eval::sts::pearson(&cos, &gold)?;
     println!(
-        "{} | {} | {} pairs | Spearman {spearman:.4} | Pearson {pearson:.4}",
-        path.display(),
+        "{label} | {} | {} pairs | Spearman {spearman:.4} | Pearson {pearson:.4}",
         model.info.name,
         pairs.len()
     );

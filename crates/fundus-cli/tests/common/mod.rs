@@ -85,6 +85,9 @@ pub fn shared_data(name: &str) -> PathBuf {
 
 pub fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
     let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
     std::fs::write(&p, content).unwrap();
     p
 }
