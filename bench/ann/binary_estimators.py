@@ -7,7 +7,8 @@ exact scores (what Fundus' binary search does).
 
 Rankings: Hamming of centred sign bits; asymmetric (float query, centred,
 times the signs: what Fundus uses); RaBitQ-style (random rotation,
-per-vector correction and mean term).
+per-vector correction and mean term); and, for comparison, two bits per
+dimension with the same asymmetric scoring.
 """
 import sys
 
@@ -48,3 +49,18 @@ rankings = {
 }
 for name, scores in rankings.items():
     print(name, " ".join(f"os{o}={recall(scores, o):.4f}" for o in (4, 8, 16)))
+
+# Two bits per dimension (Qdrant's `two_bits` idea): three levels split at
+# mean -/+ 0.5 standard deviations, each level stored as the mean of the
+# base values that fall in it; query float, asymmetric as above.
+sd = b.std(0)
+lo, hi = mean - 0.5 * sd, mean + 0.5 * sd
+level = (b > lo).astype(np.int64) + (b > hi).astype(np.int64)
+centre = np.stack(
+    [np.where((level == j).any(0), (b * (level == j)).sum(0) / np.maximum((level == j).sum(0), 1), 0) for j in range(3)]
+)
+approx = centre[level, np.arange(dim)]
+print(
+    "two-bit asymmetric",
+    " ".join(f"os{o}={recall((q - mean) @ (approx - mean).T, o):.4f}" for o in (4, 8, 16)),
+)
