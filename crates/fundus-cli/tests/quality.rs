@@ -121,7 +121,7 @@ fn scifact_int8_variant_stays_within_0_005_of_f32() {
 /// 768-wide model embeds ~8.6× slower than MiniLM (bench/RESULTS.md), so
 /// the corpus takes over half an hour on two cores, more than CI can
 /// give: ignored by default (it reports as ignored, not as passed), run it
-/// with `-- --ignored`.
+/// with `-- --ignored`. Measured with `fundus eval`: 0.6557.
 #[test]
 #[ignore = "embeds SciFact with a 12-layer model: ~40 min on two cores; run with -- --ignored"]
 fn scifact_mpnet_matches_mteb() {
