@@ -31,6 +31,7 @@ pub mod error;
 pub mod flat;
 mod graph_codec;
 pub mod hnsw;
+pub mod native_hnsw;
 pub mod quantization;
 pub mod vector_source;
 
@@ -38,5 +39,6 @@ pub use error::IndexError;
 pub use flat::FlatIndex;
 pub use fundus_core::TopK;
 pub use hnsw::{HnswIndex, HnswParams};
+pub use native_hnsw::NativeHnsw;
 pub use quantization::{MemoryUsage, Quantization, QuantizedFlatIndex, SearchParams};
 pub use vector_source::VectorSource;
