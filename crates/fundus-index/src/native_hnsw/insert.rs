@@ -101,7 +101,7 @@ impl NativeHnsw {
         let level = self.graph.level(id);
         let mut entry = self.entry();
         let mut top_guard = None;
-        if entry.map_or(true, |(_, top)| level > top) {
+        if entry.is_none_or(|(_, top)| level > top) {
             top_guard = Some(lock(&self.entry_lock));
             entry = self.entry();
         }

@@ -143,7 +143,7 @@ fn removed_keys_are_never_returned_and_the_rest_still_found() {
     assert!(!hnsw.remove(key(0)), "a second removal finds nothing");
     assert_eq!(hnsw.len(), N - N.div_ceil(3));
     let got = approx(&hnsw, &queries, 64, None);
-    assert!(got.iter().flatten().all(|&k| row(k) % 3 != 0));
+    assert!(got.iter().flatten().all(|&k| !row(k).is_multiple_of(3)));
     assert!(got.iter().all(|hits| hits.len() == 10));
     let r = recall(&exact(&flat, &queries, &|r| r % 3 != 0), &got);
     eprintln!("native, a third removed: recall@10 {r:.4}");
@@ -163,7 +163,7 @@ fn a_filter_returns_only_allowed_keys() {
     let (data, queries) = clustered(3, N);
     let (mut hnsw, flat) = build(Metric::Euclidean, &data);
     hnsw.remove(key(10));
-    let allow = |k: u64| row(k) % 10 == 0;
+    let allow = |k: u64| row(k).is_multiple_of(10);
     let got = approx(&hnsw, &queries, 64, Some(&allow));
     assert!(got.iter().flatten().all(|&k| allow(k) && k != key(10)));
     let truth = exact(&flat, &queries, &|r| r % 10 == 0 && r != 10);

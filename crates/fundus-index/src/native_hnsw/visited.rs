@@ -108,7 +108,7 @@ mod tests {
         for round in 0..70_000u32 {
             v.reset(10);
             assert!(v.insert(3), "round {round}");
-            assert!(v.insert((round % 10) as u32) || round % 10 == 3);
+            assert!(v.insert(round % 10) || round % 10 == 3);
         }
         v.reset(20);
         assert!((0..20).all(|i| v.insert(i)));
