@@ -128,12 +128,15 @@ impl NativeHnsw {
                 scratch.visited.reset(self.graph.len());
             }
             self.search_layer(q, cur, self.ef_construct, l, accept, &mut scratch);
+            if scratch.top.is_empty() {
+                // Every node reachable here was removed (hnswlib's rule
+                // links new nodes to live ones only). Link to the removed
+                // ones rather than leave the node unreachable.
+                scratch.visited.reset(self.graph.len());
+                self.search_layer(q, cur, self.ef_construct, l, Accept::All, &mut scratch);
+            }
             sorted.clear();
             sorted.extend(scratch.top.drain());
-            if sorted.is_empty() {
-                // Every node reached was removed; keep descending from here.
-                continue;
-            }
             sorted.sort_unstable();
             self.select_neighbours(&sorted, self.graph.m, &mut selected);
             {

@@ -1,14 +1,17 @@
 //! The file format of [`NativeHnsw`]: a header, every node (key, level,
-//! removed flag, links, vector) and a CRC-32 of everything before it.
+//! removed flag, links, vector), then a trailer with the body's length and
+//! CRC-32.
 //!
 //! Its own magic (`FNDSNHW1`) at the start tells it apart from usearch's
-//! files (whose Fundus trailer sits at the end). Loading streams the file
-//! once, bounds every allocation by the file's length, checks every link
-//! (an id in range, on a level its target has) and the checksum, so a
-//! flipped or cut byte is an error, never a panic or a wrong graph.
+//! files (whose Fundus trailer sits at the end, `hnsw.rs`). The trailer
+//! mirrors `hnsw.rs`'s: a cut file has no trailer, a flipped byte fails the
+//! checksum, and both are found before a byte is parsed. Parsing then still
+//! bounds every allocation by the file's length and checks every link (an
+//! id in range, on a level its target has), so even a file with a valid
+//! checksum but a broken structure is an error, never a panic.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
@@ -21,6 +24,10 @@ use crate::error::IndexError;
 
 /// First bytes of a native HNSW file.
 pub const MAGIC: &[u8; 8] = b"FNDSNHW1";
+
+/// Last bytes: this magic, the body's length (u64 LE), its CRC-32 (u32 LE).
+const TRAILER_MAGIC: &[u8; 8] = b"FNDSNHWT";
+const TRAILER_LEN: u64 = 8 + 8 + 4;
 
 /// Header: magic, dim, metric, m, ef_construct (u32 each), nodes, entry
 /// (u64 each).
@@ -42,16 +49,18 @@ pub fn is_native_file(path: &Path) -> bool {
         .is_ok_and(|_| &magic == MAGIC)
 }
 
-/// A writer that keeps the CRC-32 of what passes through.
+/// A writer that keeps the CRC-32 and length of what passes through.
 struct Hashing<W> {
     inner: W,
     crc: crc32fast::Hasher,
+    len: u64,
 }
 
 impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.crc.update(&buf[..n]);
+        self.len += n as u64;
         Ok(n)
     }
 
@@ -60,17 +69,13 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// A reader that keeps the CRC-32 of what passes through.
-struct Checked<R> {
-    inner: R,
-    crc: crc32fast::Hasher,
-}
+/// Little-endian reads from the body.
+struct Body<R>(R);
 
-impl<R: Read> Checked<R> {
+impl<R: Read> Body<R> {
     fn bytes<const N: usize>(&mut self) -> io::Result<[u8; N]> {
         let mut b = [0u8; N];
-        self.inner.read_exact(&mut b)?;
-        self.crc.update(&b);
+        self.0.read_exact(&mut b)?;
         Ok(b)
     }
 
@@ -86,11 +91,10 @@ impl<R: Read> Checked<R> {
         Ok(u64::from_le_bytes(self.bytes()?))
     }
 
-    /// `n` little-endian u32 words.
-    fn words(&mut self, n: usize, out: &mut Vec<u32>) -> io::Result<()> {
-        let mut buf = vec![0u8; n * 4];
-        self.inner.read_exact(&mut buf)?;
-        self.crc.update(&buf);
+    /// `n` little-endian u32 words into `out`.
+    fn words(&mut self, n: usize, buf: &mut Vec<u8>, out: &mut Vec<u32>) -> io::Result<()> {
+        buf.resize(n * 4, 0);
+        self.0.read_exact(buf)?;
         out.clear();
         out.extend(
             buf.chunks_exact(4)
@@ -107,9 +111,52 @@ fn file_error(path: &Path, e: impl std::fmt::Display) -> IndexError {
     }
 }
 
+/// Checks the trailer and the checksum of the body; returns its length.
+fn check_trailer(path: &Path, file: &mut File) -> Result<u64, IndexError> {
+    let corrupt = |why: &str| file_error(path, why);
+    let io = |e: io::Error| file_error(path, e);
+    let total = file.metadata().map_err(io)?.len();
+    if total < HEADER_LEN + TRAILER_LEN {
+        return Err(corrupt("too short to be an HNSW index file"));
+    }
+    let mut trailer = [0u8; TRAILER_LEN as usize];
+    file.seek(SeekFrom::Start(total - TRAILER_LEN))
+        .and_then(|_| file.read_exact(&mut trailer))
+        .map_err(io)?;
+    let (magic, rest) = trailer.split_at(8);
+    let (len, crc) = rest.split_at(8);
+    if magic != TRAILER_MAGIC {
+        return Err(corrupt(
+            "no checksum trailer: not written by Fundus, or cut short",
+        ));
+    }
+    let len = u64::from_le_bytes(len.try_into().unwrap_or_default());
+    let crc = u32::from_le_bytes(crc.try_into().unwrap_or_default());
+    if len != total - TRAILER_LEN {
+        return Err(corrupt("lengths in the trailer do not match the file"));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 20, file.take(len));
+    let mut hasher = crc32fast::Hasher::new();
+    loop {
+        let buf = reader.fill_buf().map_err(io)?;
+        if buf.is_empty() {
+            break;
+        }
+        hasher.update(buf);
+        let n = buf.len();
+        reader.consume(n);
+    }
+    if hasher.finalize() != crc {
+        return Err(corrupt("checksum mismatch: the file is corrupted"));
+    }
+    Ok(len)
+}
+
 impl NativeHnsw {
     /// Writes the index to `path` through a synced temporary sibling that
     /// is renamed over it, so a crash leaves the old file or the new one.
+    /// Syncing the directory is the caller's part of the commit.
     pub fn save(&self, path: &Path) -> Result<(), IndexError> {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
@@ -123,6 +170,7 @@ impl NativeHnsw {
         let mut w = Hashing {
             inner: BufWriter::with_capacity(1 << 20, file),
             crc: crc32fast::Hasher::new(),
+            len: 0,
         };
         let g = &self.graph;
         w.write_all(MAGIC)?;
@@ -157,8 +205,10 @@ impl NativeHnsw {
             }
             w.write_all(&buf)?;
         }
-        let crc = w.crc.clone().finalize();
+        let (crc, len) = (w.crc.clone().finalize(), w.len);
         let mut inner = w.inner;
+        inner.write_all(TRAILER_MAGIC)?;
+        inner.write_all(&len.to_le_bytes())?;
         inner.write_all(&crc.to_le_bytes())?;
         inner.flush()?;
         inner.get_ref().sync_all()
@@ -167,20 +217,20 @@ impl NativeHnsw {
     /// Reads an index written by [`NativeHnsw::save`], checking that it
     /// holds `dim`-dimensional vectors for `metric`.
     pub fn load(path: &Path, dim: usize, metric: Metric) -> Result<Self, IndexError> {
-        let file = File::open(path).map_err(|e| file_error(path, e))?;
-        let total = file.metadata().map_err(|e| file_error(path, e))?.len();
-        let mut r = Checked {
-            inner: BufReader::with_capacity(1 << 20, file),
-            crc: crc32fast::Hasher::new(),
-        };
         let corrupt = |why: &str| file_error(path, why);
-        let io = |e: io::Error| match e.kind() {
-            io::ErrorKind::UnexpectedEof => file_error(path, "cut short: the file is corrupted"),
-            _ => file_error(path, e),
-        };
-        if total < HEADER_LEN + 4 || r.bytes::<8>().map_err(io)? != *MAGIC {
+        let mut file = File::open(path).map_err(|e| file_error(path, e))?;
+        let mut magic = [0u8; 8];
+        if file.read_exact(&mut magic).is_err() || magic != *MAGIC {
             return Err(corrupt("not a native HNSW file (no FNDSNHW1 magic)"));
         }
+        let len = check_trailer(path, &mut file)?;
+        file.seek(SeekFrom::Start(8))
+            .map_err(|e| file_error(path, e))?;
+        let mut r = Body(BufReader::with_capacity(1 << 20, file.take(len - 8)));
+        let io = |e: io::Error| match e.kind() {
+            io::ErrorKind::UnexpectedEof => corrupt("node data runs past the end of the file"),
+            _ => file_error(path, e),
+        };
         let file_dim = r.u32().map_err(io)? as usize;
         let file_metric = r.u32().map_err(io)?;
         let m = r.u32().map_err(io)? as usize;
@@ -202,7 +252,7 @@ impl NativeHnsw {
         // Each node takes at least its key, level, flags, base links and
         // vector: bounds `nodes` before anything is allocated for it.
         let min_node = 8 + 2 + 4 * (2 * m + dim) as u64;
-        if nodes > (total - HEADER_LEN - 4) / min_node || nodes >= u32::MAX as u64 {
+        if nodes > (len - HEADER_LEN) / min_node || nodes >= u32::MAX as u64 {
             return Err(corrupt("node count does not fit the file's size"));
         }
         let n = nodes as usize;
@@ -210,7 +260,8 @@ impl NativeHnsw {
         index.keys.reserve(n);
         index.ids.reserve(n);
         index.deleted = vec![0; n.div_ceil(64)];
-        let (mut words, mut vector) = (Vec::new(), vec![0f32; dim]);
+        let (mut buf, mut links, mut words) = (Vec::new(), Vec::new(), Vec::new());
+        let mut vector = vec![0f32; dim];
         for id in 0..n as u32 {
             let key = r.u64().map_err(io)?;
             let level = r.u8().map_err(io)? as usize;
@@ -218,17 +269,16 @@ impl NativeHnsw {
             if level > MAX_LEVEL || deleted > 1 {
                 return Err(corrupt("a node's level or flags are out of range"));
             }
-            r.words(2 * m + level * m, &mut words).map_err(io)?;
-            let (base, upper) = words.split_at(2 * m);
-            // Vectors are read after the links: keep them aside.
-            let (base, upper) = (base.to_vec(), upper.to_vec());
-            r.words(dim, &mut words).map_err(io)?;
+            r.words(2 * m + level * m, &mut buf, &mut links)
+                .map_err(io)?;
+            r.words(dim, &mut buf, &mut words).map_err(io)?;
             vector
                 .iter_mut()
                 .zip(&words)
                 .for_each(|(v, w)| *v = f32::from_bits(*w));
             index.graph.push(&vector, level);
-            write_links(index.graph.links0(id), &base);
+            let (base, upper) = links.split_at(2 * m);
+            write_links(index.graph.links0(id), base);
             for (l, part) in upper.chunks_exact(m).enumerate() {
                 write_links(index.graph.links(id, l + 1), part);
             }
@@ -240,21 +290,15 @@ impl NativeHnsw {
                 return Err(corrupt("a key appears twice"));
             }
         }
-        let crc = r.crc.clone().finalize();
-        let stored = u32::from_le_bytes(r.bytes::<4>().map_err(io)?);
-        if crc != stored {
-            return Err(corrupt("checksum mismatch: the file is corrupted"));
-        }
-        if r.inner.read(&mut [0u8; 1]).map_err(io)? != 0 {
-            return Err(corrupt("trailing bytes after the checksum"));
+        if r.0.read(&mut [0u8; 1]).map_err(io)? != 0 {
+            return Err(corrupt("bytes left over after the last node"));
         }
         // Every link must point at a node that has the link's level (the
         // search indexes the target's lists by it).
-        let mut list = Vec::new();
         for id in 0..n as u32 {
             for l in 0..=index.graph.level(id) {
-                read_links(index.graph.links(id, l), &mut list);
-                if list
+                read_links(index.graph.links(id, l), &mut links);
+                if links
                     .iter()
                     .any(|&t| t as usize >= n || index.graph.level(t) < l)
                 {

@@ -368,3 +368,23 @@ fn prepare(metric: Metric, v: &[f32]) -> Cow<'_, [f32]> {
         Cow::Borrowed(v)
     }
 }
+
+impl NativeHnsw {
+    /// A new graph of the live vectors only (removed nodes dropped), with
+    /// the same parameters; keys keep their vectors.
+    pub fn rebuilt(&self) -> Result<NativeHnsw, IndexError> {
+        let mut fresh =
+            NativeHnsw::new(self.graph.dim, self.metric, self.graph.m, self.ef_construct)?;
+        let mut live: Vec<(u64, u32)> = self.ids.iter().map(|(&k, &id)| (k, id)).collect();
+        // Insertion order by node id: the old order, so the rebuild does
+        // not depend on the hash map's.
+        live.sort_unstable_by_key(|&(_, id)| id);
+        let keys: Vec<u64> = live.iter().map(|&(k, _)| k).collect();
+        let mut vectors = Vec::with_capacity(live.len() * self.graph.dim);
+        for &(_, id) in &live {
+            vectors.extend_from_slice(self.graph.vector(id));
+        }
+        fresh.add_batch(&keys, &vectors)?;
+        Ok(fresh)
+    }
+}

@@ -81,6 +81,8 @@ pub(crate) fn prefetch(p: *const u8) {
 
 /// Cache lines of a vector prefetched per neighbour before scoring: the
 /// hardware's stream prefetcher follows once a few consecutive lines miss.
+/// Measured on the 45k real set (vectors in L3), 1, 2, 4 and 8 lines and a
+/// second batch one neighbour ahead were all within the run-to-run noise.
 const PREFETCH_LINES: usize = 4;
 
 impl NativeHnsw {

@@ -328,3 +328,27 @@ fn many_threads_search_one_index_alike() {
         }
     });
 }
+
+#[test]
+fn replacing_half_the_keys_in_a_batch_keeps_recall() {
+    let (data, queries) = clustered(9, N);
+    let mut hnsw = NativeHnsw::new(DIM, Metric::Dot, 16, 128).unwrap();
+    let keys: Vec<u64> = (0..N).map(key).collect();
+    hnsw.add_batch(&keys[..N / 2], &data[..N / 2 * DIM])
+        .unwrap();
+    hnsw.add_batch(&keys, &data).unwrap();
+    assert_eq!(hnsw.len(), N);
+    assert_eq!(hnsw.nodes(), N + N / 2);
+    let mut flat = FlatIndex::new(DIM, Metric::Dot);
+    data.chunks_exact(DIM).for_each(|v| {
+        flat.add(v).unwrap();
+    });
+    let truth = exact(&flat, &queries, &|_| true);
+    let r = recall(&truth, &approx(&hnsw, &queries, 64, None));
+    eprintln!("native dot, half replaced: recall@10 {r:.4}");
+    assert!(r >= 0.95, "recall@10 = {r}");
+    let rebuilt = hnsw.rebuilt().unwrap();
+    assert_eq!((rebuilt.len(), rebuilt.nodes()), (N, N));
+    let r = recall(&truth, &approx(&rebuilt, &queries, 64, None));
+    assert!(r >= 0.95, "rebuilt: recall@10 = {r}");
+}
