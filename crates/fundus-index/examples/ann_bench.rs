@@ -31,8 +31,11 @@
 //!   codes-only ranking (no rescoring, oversampling 1) is measured too, as
 //!   engine `fundus-<q>-raw`. The beam is `max(ef, candidates)`.
 //! * `--engine native` (f32 only): the graph is Fundus' own
-//!   [`NativeHnsw`] instead of usearch's, engine `fundus-f32-native`;
-//!   `index_bytes` is its own count.
+//!   [`NativeHnsw`] (what `HnswIndex` runs f32 graphs on), engine
+//!   `fundus-f32-native`; `index_bytes` is its own count. The default,
+//!   `--engine usearch`, builds f32 graphs on usearch
+//!   (`HnswIndex::new_on_usearch`) as earlier versions did, engine
+//!   `fundus-f32`.
 //! * `flat-*`: a [`QuantizedFlatIndex`] (exact scan over codes, rescored
 //!   with the default oversampling) for the memory-versus-recall table;
 //!   `ef` does not apply. Scans run on a one-thread rayon pool.
@@ -597,7 +600,8 @@ fn main() -> Res<()> {
         Graph::Usearch(HnswIndex::load(graph, dim, Metric::Cosine, params)?)
     } else {
         let mut h = if quant == Quantization::None {
-            HnswIndex::new(dim, Metric::Cosine, params)?
+            // `HnswIndex::new` would pick the native engine for f32.
+            HnswIndex::new_on_usearch(dim, Metric::Cosine, params)?
         } else {
             // An even sample of at most 50 000 rows trains int8's scale and
             // binary's thresholds, as a collection would.

@@ -211,6 +211,27 @@ impl HnswIndex {
         Self::with_codec(dim, metric, params, GraphCodec::F32)
     }
 
+    /// An empty f32 index on usearch instead of the native engine: what
+    /// [`HnswIndex::new`] built before the native engine existed. For
+    /// comparisons (`bench/ann`, `ann_bench --engine usearch`) and tests of
+    /// files in the earlier format; applications want [`HnswIndex::new`].
+    pub fn new_on_usearch(
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+    ) -> Result<Self, IndexError> {
+        params.validate()?;
+        check_range("dim", dim, 1, usize::MAX, "at least 1")?;
+        let engine = Engine::Usearch(new_usearch(dim, metric, params, &GraphCodec::F32)?);
+        Ok(Self::with_engine(
+            dim,
+            metric,
+            params,
+            GraphCodec::F32,
+            engine,
+        ))
+    }
+
     /// An empty index whose graph stores `quantization` codes. int8 and
     /// binary learn their ranges from `sample` (row-major vectors as they
     /// will be added; a few thousand representative ones suffice); later
@@ -1703,14 +1724,8 @@ mod tests {
         native.add_batch(&keys, &data).unwrap();
         assert_eq!(native.engine(), "native");
         // An f32 graph as earlier versions built and saved it.
-        let usearch = new_usearch(DIM, Metric::Cosine, params, &GraphCodec::F32).unwrap();
-        let mut old = HnswIndex::with_engine(
-            DIM,
-            Metric::Cosine,
-            params,
-            GraphCodec::F32,
-            Engine::Usearch(usearch),
-        );
+        let mut old = HnswIndex::new_on_usearch(DIM, Metric::Cosine, params).unwrap();
+        assert_eq!(old.engine(), "usearch");
         old.add_batch(&keys, &data).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (new_path, old_path) = (dir.path().join("new.hnsw"), dir.path().join("old.hnsw"));
