@@ -139,15 +139,41 @@ impl NativeHnsw {
             sorted.extend(scratch.top.drain());
             sorted.sort_unstable();
             self.select_neighbours(&sorted, self.graph.m, &mut selected);
-            {
-                let _own = self.node_lock(id);
-                write_links(self.graph.links(id, l), &selected);
-            }
             let max = if l == 0 {
                 self.graph.max_links0()
             } else {
                 self.graph.m
             };
+            {
+                let _own = self.node_lock(id);
+                let slots = self.graph.links(id, l);
+                read_links(slots, &mut neighbour_links);
+                if neighbour_links.is_empty() {
+                    write_links(slots, &selected);
+                } else {
+                    // Another thread reached this node on the level above
+                    // and linked itself here before this node's own list
+                    // was written: keep its back link, or it may become
+                    // unreachable (hnswlib instead holds the new node's
+                    // lock for the whole insert and blocks such readers).
+                    let mut merged = selected.clone();
+                    merged.extend(neighbour_links.iter().filter(|j| !selected.contains(j)));
+                    if merged.len() <= max {
+                        write_links(slots, &merged);
+                    } else {
+                        sorted.clear();
+                        sorted.extend(
+                            merged
+                                .iter()
+                                .map(|&j| pack(self.distance(q, self.graph.vector(j)), j)),
+                        );
+                        sorted.sort_unstable();
+                        let mut kept = Vec::with_capacity(max);
+                        self.select_neighbours(&sorted, max, &mut kept);
+                        write_links(slots, &kept);
+                    }
+                }
+            }
             for &n in &selected {
                 let _guard = self.node_lock(n);
                 let slots = self.graph.links(n, l);
