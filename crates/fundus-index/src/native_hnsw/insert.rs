@@ -14,7 +14,10 @@
 //! cannot deadlock) and read without locks through atomics (see
 //! `graph.rs`). A node whose level is above the current top holds the
 //! entry lock for its whole insertion, as in hnswlib, so the entry point
-//! changes only once that node is fully linked.
+//! changes only once that node is fully linked. A node being linked is
+//! reachable on its upper levels before its lower lists exist, so another
+//! insert may add a back link to a lower list first; the node's own list
+//! is therefore merged with what is there, never overwritten.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -178,6 +181,10 @@ impl NativeHnsw {
                 let _guard = self.node_lock(n);
                 let slots = self.graph.links(n, l);
                 read_links(slots, &mut neighbour_links);
+                if neighbour_links.contains(&id) {
+                    // It linked itself here first (see the merge above).
+                    continue;
+                }
                 if neighbour_links.len() < max {
                     slots[neighbour_links.len()].store(id, Ordering::Release);
                     continue;
