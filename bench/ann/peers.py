@@ -3,7 +3,8 @@
 
     bench/.venv/bin/python bench/ann/peers.py --data DIR --engine hnswlib|faiss \
         [--m 16] [--ef-construct 128] [--ef 16,32,64,128,256,512] [--k 10] \
-        [--repeat 3] [--build-threads N] [--dataset NAME] [--scratch DIR]
+        [--repeat 3] [--build-threads N] [--dataset NAME] [--scratch DIR] \
+        [--graph FILE]
 
 Reads DIR/base.npy and DIR/queries.npy (unit-length float32 rows) and
 DIR/gt.npy and DIR/gt_scores.npy (exact top-k rows and scores, prepare.py
@@ -27,7 +28,9 @@ for a CPU (runq_wait_share), from /proc/thread-self/schedstat. Memory: the growt
 across the build (neither library reports its own size; the input vectors
 are loaded before), and the size of the saved index (hnswlib save_index,
 faiss write_index into --scratch, default the system temp folder), which
-is vectors plus graph.
+is vectors plus graph. --graph FILE (hnswlib only): load the index from
+FILE when it exists, else build it and save it there, so A/B runs on 1M
+vectors build once (build_s is the load time then), as ann_bench.rs does.
 """
 import argparse
 import json
@@ -105,9 +108,14 @@ def build_hnswlib(args, base):
     import hnswlib
 
     index = hnswlib.Index(space="ip", dim=base.shape[1])
-    index.init_index(max_elements=base.shape[0], ef_construction=args.ef_construct,
-                     M=args.m, random_seed=100)
-    index.add_items(base, np.arange(base.shape[0]), num_threads=args.build_threads)
+    if args.graph and os.path.isfile(args.graph):
+        index.load_index(args.graph, max_elements=base.shape[0])
+    else:
+        index.init_index(max_elements=base.shape[0], ef_construction=args.ef_construct,
+                         M=args.m, random_seed=100)
+        index.add_items(base, np.arange(base.shape[0]), num_threads=args.build_threads)
+        if args.graph:
+            index.save_index(args.graph)
 
     def search(queries, ef):
         index.set_ef(ef)
@@ -148,6 +156,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--build-threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--scratch", default=tempfile.gettempdir())
+    ap.add_argument("--graph", help="hnswlib: load the index from FILE, or build and save it there")
     args = ap.parse_args()
 
     base = np.load(os.path.join(args.data, "base.npy"))

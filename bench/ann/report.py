@@ -22,6 +22,7 @@ TARGET = 0.95
 MIB = 1024 * 1024
 # Drawing order and colours of the curves.
 COLOURS = {
+    "fundus-f32-native": "#08306b",
     "fundus-f32": "#1f77b4", "fundus-f32-portable": "#17becf", "fundus-f16": "#9467bd",
     "fundus-f16-portable": "#c5b0d5",
     "fundus-int8": "#2ca02c", "fundus-int8-portable": "#98df8a", "fundus-binary": "#d62728",

@@ -114,6 +114,11 @@ bench() {
   os() { [ "$1" = binary ] && echo --oversampling "$BINARY_OVERSAMPLING"; }
   for v in $variants; do
     run "fundus $v" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" "${common[@]}" --variant "$v" $(os "$v")
+    if [ "$v" = f32 ]; then
+      # The native engine (what HnswIndex runs f32 graphs on); the line
+      # above is f32 on usearch, for reference.
+      run "fundus f32 (native)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" "${common[@]}" --variant f32 --engine native --no-raw
+    fi
     if [ -n "$BENCH_PORTABLE" ] && [[ " $PORTABLE_VARIANTS " == *" $v "* ]]; then
       run "fundus $v (portable)" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH_PORTABLE" "${common[@]}" --variant "$v" $(os "$v")
     fi
@@ -134,6 +139,10 @@ bench() {
     for v in $FILTER_VARIANTS; do
       run "fundus $v, 1 row in $filter_every allowed" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" \
         "${common[@]}" --variant "$v" --no-raw --filter-every "$filter_every"
+      if [ "$v" = f32 ]; then
+        run "fundus f32 (native), 1 row in $filter_every allowed" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" \
+          "${common[@]}" --variant f32 --engine native --no-raw --filter-every "$filter_every"
+      fi
     done
   fi
   for q in $flat; do

@@ -8,7 +8,7 @@
 //!     --data DIR --variant f32|f16|int8|binary|flat-f32|flat-f16|flat-int8|flat-binary|flat-pq \
 //!     [--m 16] [--ef-construct 128] [--ef 16,32,64,128,256,512] [--k 10] \
 //!     [--repeat 3] [--oversampling default,X,...] [--int8-quantile Q] [--no-raw] \
-//!     [--dataset NAME] \
+//!     [--dataset NAME] [--engine usearch|native] \
 //!     [--scratch DIR] [--graph FILE] [--filter-every N]
 //! ```
 //!
@@ -30,6 +30,12 @@
 //!   [`FlatIndex`] of the same vectors (row = key). Unless `--no-raw`, the
 //!   codes-only ranking (no rescoring, oversampling 1) is measured too, as
 //!   engine `fundus-<q>-raw`. The beam is `max(ef, candidates)`.
+//! * `--engine native` (f32 only): the graph is Fundus' own
+//!   [`NativeHnsw`] (what `HnswIndex` runs f32 graphs on), engine
+//!   `fundus-f32-native`; `index_bytes` is its own count. The default,
+//!   `--engine usearch`, builds f32 graphs on usearch
+//!   (`HnswIndex::new_on_usearch`) as earlier versions did, engine
+//!   `fundus-f32`.
 //! * `flat-*`: a [`QuantizedFlatIndex`] (exact scan over codes, rescored
 //!   with the default oversampling) for the memory-versus-recall table;
 //!   `ef` does not apply. Scans run on a one-thread rayon pool.
@@ -63,7 +69,7 @@ use std::time::Instant;
 
 use fundus_core::Metric;
 use fundus_index::{
-    FlatIndex, HnswIndex, HnswParams, Quantization, QuantizedFlatIndex, SearchParams,
+    FlatIndex, HnswIndex, HnswParams, NativeHnsw, Quantization, QuantizedFlatIndex, SearchParams,
 };
 use serde_json::{json, Value};
 
@@ -85,6 +91,7 @@ struct Args {
     scratch: PathBuf,
     graph: Option<PathBuf>,
     filter_every: Option<u64>,
+    native: bool,
 }
 
 fn parse_args() -> Res<Args> {
@@ -127,6 +134,11 @@ fn parse_args() -> Res<Args> {
         scratch: get("--scratch").map_or_else(std::env::temp_dir, PathBuf::from),
         graph: get("--graph").map(PathBuf::from),
         filter_every: get("--filter-every").map(|s| s.parse()).transpose()?,
+        native: match get("--engine").as_deref() {
+            None | Some("usearch") => false,
+            Some("native") => true,
+            Some(other) => return Err(format!("unknown --engine {other:?}").into()),
+        },
     })
 }
 
@@ -435,6 +447,36 @@ fn filtered_truth(
     })
 }
 
+/// The graph under test: usearch's (any quantization) or the native f32 one.
+enum Graph {
+    Usearch(HnswIndex),
+    Native(NativeHnsw),
+}
+
+impl Graph {
+    fn save(&self, path: &Path) -> Res<()> {
+        match self {
+            Graph::Usearch(h) => h.save(path)?,
+            Graph::Native(h) => h.save(path)?,
+        }
+        Ok(())
+    }
+
+    fn memory_usage(&self) -> usize {
+        match self {
+            Graph::Usearch(h) => h.memory_usage(),
+            Graph::Native(h) => h.memory_usage(),
+        }
+    }
+
+    fn distance_isa(&self) -> String {
+        match self {
+            Graph::Usearch(h) => h.distance_isa(),
+            Graph::Native(_) => format!("native, fundus-{}", fundus_core::simd::level()),
+        }
+    }
+}
+
 fn main() -> Res<()> {
     let a = parse_args()?;
     let (n, dim, base) = read_f32(&a.data.join("base.npy"))?;
@@ -536,30 +578,45 @@ fn main() -> Res<()> {
     let busy_build = wait_quiet();
     let rss0 = rss_bytes();
     let t = Instant::now();
-    let mut hnsw = if quant == Quantization::None {
-        HnswIndex::new(dim, Metric::Cosine, params)?
-    } else {
-        // An even sample of at most 50 000 rows trains int8's scale and
-        // binary's thresholds, as a collection would.
-        let step = n.div_ceil(50_000).max(1);
-        let sample: Vec<f32> = (0..n)
-            .step_by(step)
-            .flat_map(|r| flat.vector(r).iter().copied())
-            .collect();
-        HnswIndex::new_quantized(dim, Metric::Cosine, params, quant, &sample)?
-    };
+    if a.native && quant != Quantization::None {
+        return Err("--engine native serves --variant f32 only".into());
+    }
     // `--graph FILE`: reuse a saved graph (built and saved there on the
     // first run), so runs of differently built binaries compare query
     // speed on the same graph rather than on two random builds.
     let reuse = a.graph.as_ref().filter(|g| g.is_file());
-    if let Some(graph) = reuse {
-        hnsw = HnswIndex::load(graph, dim, Metric::Cosine, params)?;
+    let keys: Vec<u64> = (0..n as u64).collect();
+    let hnsw = if a.native {
+        let h = match reuse {
+            Some(graph) => NativeHnsw::load(graph, dim, Metric::Cosine)?,
+            None => {
+                let mut h = NativeHnsw::new(dim, Metric::Cosine, a.m, a.ef_construct)?;
+                h.add_batch(&keys, flat.as_slice())?;
+                h
+            }
+        };
+        Graph::Native(h)
+    } else if let Some(graph) = reuse {
+        Graph::Usearch(HnswIndex::load(graph, dim, Metric::Cosine, params)?)
     } else {
-        let keys: Vec<u64> = (0..n as u64).collect();
-        hnsw.add_batch(&keys, flat.as_slice())?;
-        if let Some(graph) = &a.graph {
-            hnsw.save(graph)?;
-        }
+        let mut h = if quant == Quantization::None {
+            // `HnswIndex::new` would pick the native engine for f32.
+            HnswIndex::new_on_usearch(dim, Metric::Cosine, params)?
+        } else {
+            // An even sample of at most 50 000 rows trains int8's scale and
+            // binary's thresholds, as a collection would.
+            let step = n.div_ceil(50_000).max(1);
+            let sample: Vec<f32> = (0..n)
+                .step_by(step)
+                .flat_map(|r| flat.vector(r).iter().copied())
+                .collect();
+            HnswIndex::new_quantized(dim, Metric::Cosine, params, quant, &sample)?
+        };
+        h.add_batch(&keys, flat.as_slice())?;
+        Graph::Usearch(h)
+    };
+    if let (None, Some(graph)) = (reuse, &a.graph) {
+        hnsw.save(graph)?;
     }
     let build_s = t.elapsed().as_secs_f64();
     let rss_delta = rss_bytes().saturating_sub(rss0);
@@ -590,7 +647,13 @@ fn main() -> Res<()> {
         Some(n) => format!("-filter{}", 100 / n.max(1)),
         None => String::new(),
     };
-    let runs = runs(&a, quant, &format!("fundus-{}{filtered}", a.variant), simd);
+    let native = if a.native { "-native" } else { "" };
+    let runs = runs(
+        &a,
+        quant,
+        &format!("fundus-{}{native}{filtered}", a.variant),
+        simd,
+    );
     let allow: Option<&dyn Fn(u64) -> bool> = match a.filter_every {
         Some(_) => Some(&allowed),
         None => None,
@@ -599,12 +662,15 @@ fn main() -> Res<()> {
         for (engine, sp) in &runs {
             let busy = wait_quiet();
             let (found, timing) = timed(&queries, dim, a.repeat, |v| {
-                let hits = match (quant, allow) {
-                    (Quantization::None, None) => hnsw.search(v, a.k, Some(ef))?,
-                    (Quantization::None, Some(allow)) => {
-                        hnsw.search_filtered(v, a.k, Some(ef), allow)?
+                let hits = match (&hnsw, quant, allow) {
+                    (Graph::Native(h), _, allow) => h.search(v, a.k, ef, allow)?,
+                    (Graph::Usearch(h), Quantization::None, None) => h.search(v, a.k, Some(ef))?,
+                    (Graph::Usearch(h), Quantization::None, Some(allow)) => {
+                        h.search_filtered(v, a.k, Some(ef), allow)?
                     }
-                    _ => hnsw.search_with(v, a.k, Some(ef), sp, allow, Some(&flat))?,
+                    (Graph::Usearch(h), _, _) => {
+                        h.search_with(v, a.k, Some(ef), sp, allow, Some(&flat))?
+                    }
                 };
                 Ok(hits.iter().map(|&(key, _)| key).collect())
             })?;

@@ -9,12 +9,13 @@
 //! the original floats ([`SearchParams`]), trading a little recall for a
 //! scan that reads 2 to 32 times fewer bytes.
 //!
-//! [`HnswIndex`] is approximate search on an HNSW graph (usearch) for
-//! collections too large to scan: incremental inserts, immediate deletes,
-//! filters applied inside the graph traversal, per-query `ef_search`
-//! ([`HnswParams`]). Its graph can hold quantized codes (float16, int8,
-//! binary) and re-score an oversampled candidate set against the floats
-//! of a [`VectorSource`].
+//! [`HnswIndex`] is approximate search on an HNSW graph for collections too
+//! large to scan: incremental inserts, immediate deletes, filters applied
+//! inside the graph traversal, per-query `ef_search` ([`HnswParams`]). f32
+//! graphs run on Fundus' own [`NativeHnsw`] (hnswlib's layout, faster than
+//! usearch for floats); graphs of quantized codes (float16, int8, binary)
+//! run on usearch and re-score an oversampled candidate set against the
+//! floats of a [`VectorSource`].
 //!
 //! ```
 //! use fundus_core::Metric;
@@ -31,6 +32,7 @@ pub mod error;
 pub mod flat;
 mod graph_codec;
 pub mod hnsw;
+pub mod native_hnsw;
 pub mod quantization;
 pub mod vector_source;
 
@@ -38,5 +40,6 @@ pub use error::IndexError;
 pub use flat::FlatIndex;
 pub use fundus_core::TopK;
 pub use hnsw::{HnswIndex, HnswParams};
+pub use native_hnsw::NativeHnsw;
 pub use quantization::{MemoryUsage, Quantization, QuantizedFlatIndex, SearchParams};
 pub use vector_source::VectorSource;
