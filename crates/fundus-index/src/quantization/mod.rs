@@ -185,9 +185,10 @@ pub struct SearchParams {
     #[serde(default)]
     pub oversampling: Option<f32>,
     /// Re-score the candidates exactly against the original floats
-    /// (default). Off returns the scan's approximate scores, which for
-    /// binary are `dims - 2 * hamming`, not the metric's units (for the
-    /// others, the metric's score of the reconstructed vector).
+    /// (default). Off returns the scan's approximate scores: for binary
+    /// the asymmetric estimate of the dot product (binary.rs), or under
+    /// euclidean `code_bits - 2 * hamming`, not the metric's units; for the
+    /// others, the metric's score of the reconstructed vector.
     #[serde(default = "rescore_default")]
     pub rescore: bool,
 }
