@@ -677,6 +677,10 @@ impl HnswIndex {
         // native engine existed (kept loadable so no collection needs a
         // rebuild).
         let codec = check_trailer(path)?;
+        if let GraphCodec::B1(q) = &codec {
+            // The scorer indexes the learned tables by dimension.
+            q.check(dim).map_err(|message| file_error(path, message))?;
+        }
         let mut inner = new_usearch(dim, metric, params, &codec)?;
         let meta = Index::metadata(p).map_err(|e| file_error(path, e))?;
         if meta.dimensions != codec.usearch_dimensions(dim) as u64 {

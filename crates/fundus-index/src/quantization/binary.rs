@@ -168,6 +168,27 @@ impl BinaryQuantizer {
         self.thresholds.len()
     }
 
+    /// Checks that a quantizer read from a file has its tables for `dim`
+    /// dimensions (the scorer indexes them by dimension); the message
+    /// says what is off.
+    pub fn check(&self, dim: usize) -> Result<(), String> {
+        let sizes = match &self.levels {
+            None => vec![("thresholds", self.thresholds.len(), dim)],
+            Some(l) => vec![
+                ("thresholds", self.thresholds.len(), dim),
+                ("low", l.low.len(), dim),
+                ("high", l.high.len(), dim),
+                ("values", l.values.len(), 3 * dim),
+            ],
+        };
+        match sizes.into_iter().find(|&(_, got, want)| got != want) {
+            Some((name, got, want)) => Err(format!(
+                "binary codec holds {got} {name}, expected {want} for {dim} dimensions"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Bits per dimension: 1 or 2.
     pub fn bits(&self) -> u8 {
         if self.levels.is_some() {
@@ -602,6 +623,20 @@ mod tests {
         let one = BinaryQuantizer::train_bits(&data, 9, 1).unwrap();
         assert_eq!(one, BinaryQuantizer::train(&data, 9).unwrap());
         assert!(!serde_json::to_string(&one).unwrap().contains("levels"));
+    }
+
+    #[test]
+    fn tables_of_the_wrong_size_are_reported() {
+        let data = uneven(9, 20);
+        let two = BinaryQuantizer::train_bits(&data, 9, 2).unwrap();
+        assert_eq!(two.check(9), Ok(()));
+        assert!(two.check(8).unwrap_err().contains("expected 8"));
+        let mut cut = two.clone();
+        cut.levels.as_mut().unwrap().values.pop();
+        assert_eq!(
+            cut.check(9),
+            Err("binary codec holds 26 values, expected 27 for 9 dimensions".into())
+        );
     }
 
     #[test]
