@@ -26,7 +26,8 @@ COLOURS = {
     "fundus-f32": "#1f77b4", "fundus-f32-portable": "#17becf", "fundus-f16": "#9467bd",
     "fundus-f16-portable": "#c5b0d5",
     "fundus-int8": "#2ca02c", "fundus-int8-portable": "#98df8a", "fundus-binary": "#d62728",
-    "fundus-binary-portable": "#ff9896", "hnswlib": "#ff7f0e", "faiss": "#7f7f7f",
+    "fundus-binary-portable": "#ff9896", "fundus-binary2": "#8c564b",
+    "fundus-binary2-portable": "#c49c94", "hnswlib": "#ff7f0e", "faiss": "#7f7f7f",
 }
 
 

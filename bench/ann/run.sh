@@ -15,16 +15,18 @@
 #   EF [16,32,64,128,256,512]   ef_search sweep        M [16]
 #   EFC [128 real, 64 synth]    ef_construction, the same for every engine
 #   REPEAT [3]                  timed passes per ef (best counts)
-#   VARIANTS ["f32 f16 int8 binary" real, "f32 int8 binary" synth]
-#   FLAT ["f32 f16 int8 binary pq" real, "" synth]   exact scans over codes
+#   VARIANTS ["f32 f16 int8 binary binary2" real, "f32 int8 binary" synth]
+#                               (binary2: two bits per dimension)
+#   FLAT ["f32 f16 int8 binary binary2 pq" real, "" synth]   exact scans over codes
 #   PEERS ["hnswlib faiss"]
 #   PORTABLE [0]                also build Fundus without usearch's numkong SIMD
 #                               kernels (--no-default-features) into
 #                               $PORTABLE_TARGET_DIR [$CARGO_TARGET_DIR/portable]
 #                               and measure it ("-portable" engines)
 #   PORTABLE_VARIANTS [f32 f16 int8 binary]  graphs measured with that build
-#   BINARY_OVERSAMPLING [default,16,32]  rescored runs of the binary graph and
-#                               flat scan (default = the quantization's, 4)
+#   BINARY_OVERSAMPLING [default,16,32]  rescored runs of the binary (and
+#                               binary2) graph and flat scan (default = the
+#                               quantization's, 4)
 #   FILTER_EVERY [10 real, "" synth]  also search the graphs of FILTER_VARIANTS
 #                               among every N-th row only (a filter of
 #                               selectivity 1/N inside the traversal),
@@ -111,7 +113,7 @@ bench() {
   # right after the f32 graphs, so the comparisons that matter most are
   # measured close together in time on a shared machine.
   local first=1 v
-  os() { [ "$1" = binary ] && echo --oversampling "$BINARY_OVERSAMPLING"; }
+  os() { case "$1" in binary | binary2) echo --oversampling "$BINARY_OVERSAMPLING" ;; esac; }
   for v in $variants; do
     run "fundus $v" "$log" env RAYON_NUM_THREADS="$THREADS" "$BENCH" "${common[@]}" --variant "$v" $(os "$v")
     if [ "$v" = f32 ]; then
@@ -153,7 +155,7 @@ bench() {
 logs=()
 if [ "$WHAT" = real ] || [ "$WHAT" = all ]; then
   prepare_real
-  bench real "${EFC:-128}" "${VARIANTS:-f32 f16 int8 binary}" "${FLAT-f32 f16 int8 binary pq}" "${FILTER_EVERY-10}"
+  bench real "${EFC:-128}" "${VARIANTS:-f32 f16 int8 binary binary2}" "${FLAT-f32 f16 int8 binary binary2 pq}" "${FILTER_EVERY-10}"
   logs+=("$OUT/real.jsonl")
 fi
 if [ "$WHAT" = synth ] || [ "$WHAT" = all ]; then

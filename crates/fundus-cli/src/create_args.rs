@@ -121,6 +121,11 @@ pub struct IndexArgs {
     /// int8 only: clip ranges to this quantile of the values (e.g. 0.99).
     #[arg(long)]
     pub int8_quantile: Option<f32>,
+    /// binary only: bits per dimension, 1 or 2. Use 2 for embeddings of fewer
+    /// than ~1024 dimensions (e.g. 384-d MiniLM: recall@10 ~0.97 instead of
+    /// ~0.90 at the default oversampling of 4), for twice the code bytes.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub binary_bits: Option<u8>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +136,8 @@ pub enum QuantizationArg {
     Float16,
     /// 1 byte per dimension, rescored with the floats.
     Int8,
-    /// 1 bit per dimension, rescored with the floats (oversampling 4).
+    /// 1 bit per dimension (2 with --binary-bits 2), rescored with the floats
+    /// (oversampling 4).
     Binary,
 }
 
@@ -140,6 +146,9 @@ impl IndexArgs {
         if self.int8_quantile.is_some() && self.quantization != QuantizationArg::Int8 {
             bail!("--int8-quantile needs --quantization int8");
         }
+        if self.binary_bits.is_some() && self.quantization != QuantizationArg::Binary {
+            bail!("--binary-bits needs --quantization binary");
+        }
         let quantization = match self.quantization {
             QuantizationArg::None => Quantization::None,
             QuantizationArg::Float16 => Quantization::Float16,
@@ -147,7 +156,9 @@ impl IndexArgs {
                 per_dimension: true,
                 quantile: self.int8_quantile,
             },
-            QuantizationArg::Binary => Quantization::Binary,
+            QuantizationArg::Binary => Quantization::Binary {
+                bits: self.binary_bits.unwrap_or(1),
+            },
         };
         let config = IndexConfig {
             exact_threshold: self.exact_threshold,

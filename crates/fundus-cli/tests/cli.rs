@@ -706,6 +706,37 @@ fn snapshot_and_restore_through_the_cli() {
 }
 
 #[test]
+fn binary_bits_choose_two_bit_codes_and_are_checked() {
+    let f = Fundus::new();
+    let create = |name: &str, extra: &[&str]| {
+        let mut args = vec!["collection", "create", name];
+        args.extend_from_slice(extra);
+        f.run(&args)
+    };
+    let out = create("two", &["--quantization", "binary", "--binary-bits", "2"]).success();
+    assert!(
+        out.stdout.contains("quantization binary (2 bits)"),
+        "{}",
+        out.stdout
+    );
+    let out = create("one", &["--quantization", "binary"]).success();
+    assert!(
+        out.stdout.contains("quantization binary)"),
+        "{}",
+        out.stdout
+    );
+    let err = create("three", &["--quantization", "binary", "--binary-bits", "3"]).failure();
+    assert!(err.stderr.contains("binary-bits"), "{}", err.stderr);
+    let err = create("f32", &["--binary-bits", "2"]).failure();
+    assert!(
+        err.stderr
+            .contains("--binary-bits needs --quantization binary"),
+        "{}",
+        err.stderr
+    );
+}
+
+#[test]
 fn a_collection_created_with_an_int8_graph_searches_like_exact() {
     let f = Fundus::new();
     let out = f

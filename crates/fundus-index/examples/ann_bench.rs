@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p fundus-index --example ann_bench -- \
-//!     --data DIR --variant f32|f16|int8|binary|flat-f32|flat-f16|flat-int8|flat-binary|flat-pq \
+//!     --data DIR --variant f32|f16|int8|binary|binary2|flat-f32|flat-f16|flat-int8|flat-binary|flat-binary2|flat-pq \
 //!     [--m 16] [--ef-construct 128] [--ef 16,32,64,128,256,512] [--k 10] \
 //!     [--repeat 3] [--oversampling default,X,...] [--int8-quantile Q] [--no-raw] \
 //!     [--dataset NAME] [--engine usearch|native] \
@@ -21,7 +21,8 @@
 //! different texts exist in real data); `recall_ids` counts row numbers
 //! only.
 //!
-//! * `f32`, `f16`, `int8`, `binary`: an [`HnswIndex`] (m, ef_construct)
+//! * `f32`, `f16`, `int8`, `binary`, `binary2` (two bits per dimension,
+//!   engine `fundus-binary2`): an [`HnswIndex`] (m, ef_construct)
 //!   built with `add_batch` (parallel, on rayon's threads: all cores unless
 //!   `RAYON_NUM_THREADS` says otherwise). Quantized graphs are searched with
 //!   `search_with`: `ceil(k · oversampling)` candidates (`default`: the
@@ -376,7 +377,8 @@ fn quantization(name: &str, quantile: Option<f32>) -> Res<Quantization> {
             per_dimension: true,
             quantile,
         },
-        "binary" => Quantization::Binary,
+        "binary" => Quantization::BINARY,
+        "binary2" => Quantization::BINARY2,
         "pq" => Quantization::Product { subvectors: None },
         other => return Err(format!("unknown quantization {other:?}").into()),
     })
@@ -387,7 +389,7 @@ fn graph_code_bytes(q: &Quantization, dim: usize) -> usize {
     match q {
         Quantization::None => dim * 4,
         Quantization::Float16 => dim * 2,
-        Quantization::Binary => dim.div_ceil(8),
+        Quantization::Binary { bits } => (dim * *bits as usize).div_ceil(8),
         _ => dim,
     }
 }

@@ -18,6 +18,11 @@ pub enum IndexError {
     InvalidQuantile(f32),
     #[error("oversampling {0} is out of range: expected a finite factor of at least 1.0")]
     InvalidOversampling(f32),
+    #[error(
+        "binary quantization bits = {0} is out of range: expected 1 or 2 \
+         (2 for embeddings of fewer than ~1024 dimensions)"
+    )]
+    InvalidBinaryBits(u8),
     #[error("product quantization subvectors = {0} is out of range: expected at least 1")]
     InvalidSubvectors(usize),
     /// Product quantization cuts every vector into equal slices, so the

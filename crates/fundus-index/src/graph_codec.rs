@@ -21,7 +21,10 @@
 //! - **binary**: usearch's `b1` scalar under the Hamming metric, with the
 //!   bits of [`BinaryQuantizer`] (above the training mean of the dimension);
 //!   the graph walks by Hamming distance, then its beam is re-ranked by the
-//!   float query against the signs (`HnswIndex::search_with`).
+//!   float query against the signs (`HnswIndex::search_with`). Two-bit
+//!   codes are thermometer codes whose Hamming distance is the L1 distance
+//!   of their levels; usearch sees them as bit vectors of `2 · dim`
+//!   dimensions ([`GraphCodec::usearch_dimensions`]).
 //!
 //! Scores read off quantized codes are approximate; the index rescoring
 //! pass replaces them with exact ones (see [`HnswIndex`](crate::HnswIndex)).
@@ -71,7 +74,9 @@ impl GraphCodec {
         match quantization {
             Quantization::None => Ok(GraphCodec::F32),
             Quantization::Float16 => Ok(GraphCodec::F16),
-            Quantization::Binary => Ok(GraphCodec::B1(BinaryQuantizer::train(sample, dim)?)),
+            Quantization::Binary { bits } => Ok(GraphCodec::B1(BinaryQuantizer::train_bits(
+                sample, dim, bits,
+            )?)),
             Quantization::Int8 { quantile, .. } => {
                 crate::quantization::check_training_set(sample, dim, "int8")?;
                 let range = magnitude_range(sample, quantile.unwrap_or(1.0));
@@ -91,7 +96,16 @@ impl GraphCodec {
             GraphCodec::F32 => Quantization::None,
             GraphCodec::F16 => Quantization::Float16,
             GraphCodec::I8 { quantization, .. } => *quantization,
-            GraphCodec::B1(_) => Quantization::Binary,
+            GraphCodec::B1(q) => Quantization::Binary { bits: q.bits() },
+        }
+    }
+
+    /// The `dimensions` usearch is told: the vector's, except for binary
+    /// codes, whose "dimensions" are bits (`2 · dim` at two bits).
+    pub(crate) fn usearch_dimensions(&self, dim: usize) -> usize {
+        match self {
+            GraphCodec::B1(q) => dim * q.bits() as usize,
+            _ => dim,
         }
     }
 
@@ -124,11 +138,11 @@ impl GraphCodec {
             GraphCodec::B1(q) => {
                 let mut words = Vec::with_capacity(q.words());
                 q.encode_into(v, &mut words);
-                // usearch reads `ceil(dim / 8)` bytes: the words'
+                // usearch reads `ceil(code_bits / 8)` bytes: the words'
                 // little-endian bytes, so byte j holds dimensions 8j..8j+8
-                // lowest bit first, the order the asymmetric scorer's
-                // tables read them in (binary.rs).
-                let bytes = v.len().div_ceil(8);
+                // (4j..4j+4 at two bits) lowest bit first, the order the
+                // asymmetric scorer's tables read them in (binary.rs).
+                let bytes = q.code_bytes();
                 Encoded::B1(
                     words
                         .iter()
@@ -145,8 +159,9 @@ impl GraphCodec {
     /// is better), approximately equal to the exact one.
     pub(crate) fn score(&self, metric: Metric, dim: usize, distance: f32) -> f32 {
         match (self, metric) {
-            // For ±1 vectors `a · b = dims - 2 · hamming`; see binary.rs.
-            (GraphCodec::B1(_), _) => dim as f32 - 2.0 * distance,
+            // For ±1 vectors `a · b = dims - 2 · hamming`; see binary.rs
+            // (at two bits, `2 · dims - 2 · hamming`, a ranking stand-in).
+            (GraphCodec::B1(q), _) => (dim * q.bits() as usize) as f32 - 2.0 * distance,
             (GraphCodec::I8 { scale, .. }, Metric::Cosine | Metric::Dot) => {
                 (1.0 - distance) / (scale * scale)
             }
@@ -201,7 +216,7 @@ mod tests {
     #[test]
     fn binary_codes_use_the_training_means_and_ceil_dim_bytes() {
         let sample = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
-        let c = GraphCodec::train(Quantization::Binary, &sample, 3).unwrap();
+        let c = GraphCodec::train(Quantization::BINARY, &sample, 3).unwrap();
         let Encoded::B1(bits) = c.encode(&[3.0, 1.0, 3.0]) else {
             panic!("bits expected")
         };
@@ -209,6 +224,29 @@ mod tests {
         assert_eq!(bits[0].0, 0b101);
         assert_eq!(c.metric_kind(Metric::Cosine), MetricKind::Hamming);
         assert_eq!(c.score(Metric::Cosine, 3, 1.0), 1.0);
+    }
+
+    #[test]
+    fn two_bit_codes_are_bit_vectors_of_twice_the_dimension() {
+        // Per dimension: mean 2, σ 1 → levels split at 1.5 and 2.5.
+        let sample = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
+        let c = GraphCodec::train(Quantization::BINARY2, &sample, 3).unwrap();
+        assert_eq!(c.quantization(), Quantization::BINARY2);
+        assert_eq!(c.usearch_dimensions(3), 6);
+        let Encoded::B1(bits) = c.encode(&[3.0, 2.0, 1.0]) else {
+            panic!("bits expected")
+        };
+        // Levels 2, 1, 0 → 11, 01, 00 (lower bit first).
+        assert_eq!(bits.len(), 1);
+        assert_eq!(bits[0].0, 0b00_01_11);
+        assert_eq!(c.score(Metric::Cosine, 3, 1.0), 4.0);
+        // The codec, levels included, round-trips through the file trailer's JSON.
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<GraphCodec>(&json).unwrap(), c);
+        assert!(matches!(
+            GraphCodec::train(Quantization::Binary { bits: 3 }, &sample, 3),
+            Err(IndexError::InvalidBinaryBits(3))
+        ));
     }
 
     #[test]

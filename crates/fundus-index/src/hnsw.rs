@@ -563,10 +563,11 @@ impl HnswIndex {
     ) -> Result<Vec<(u64, f32)>, IndexError> {
         let q = prepare(self.metric, query);
         let prepared = quantizer.prepare_query(&q);
-        // usearch's `get` wants a buffer of `dim` elements per vector even
-        // for bits (it checks `len % dim`) and fills its first `dim / 8`.
-        let mut code = vec![b1x8(0); self.dim];
-        let bytes = self.dim.div_ceil(8);
+        // usearch's `get` wants a buffer of `dimensions` elements per
+        // vector even for bits (it checks `len % dimensions`) and fills its
+        // first `ceil(dimensions / 8)`: the code's bytes.
+        let mut code = vec![b1x8(0); self.codec.usearch_dimensions(self.dim)];
+        let bytes = quantizer.code_bytes();
         for (key, score) in hits.iter_mut() {
             let found = self.usearch()?.get(*key, &mut code).map_err(hnsw_error)?;
             if found == 0 {
@@ -676,14 +677,20 @@ impl HnswIndex {
         // native engine existed (kept loadable so no collection needs a
         // rebuild).
         let codec = check_trailer(path)?;
+        if let GraphCodec::B1(q) = &codec {
+            // The scorer indexes the learned tables by dimension.
+            q.check(dim).map_err(|message| file_error(path, message))?;
+        }
         let mut inner = new_usearch(dim, metric, params, &codec)?;
         let meta = Index::metadata(p).map_err(|e| file_error(path, e))?;
-        if meta.dimensions != dim as u64 {
+        if meta.dimensions != codec.usearch_dimensions(dim) as u64 {
             return Err(file_error(
                 path,
                 format!(
-                    "holds {}-dimensional vectors, expected {dim}",
-                    meta.dimensions
+                    "holds {}-dimensional vectors, expected {} ({dim} dimensions as {})",
+                    meta.dimensions,
+                    codec.usearch_dimensions(dim),
+                    codec.quantization().name(),
                 ),
             ));
         }
@@ -764,7 +771,7 @@ fn new_usearch(
     codec: &GraphCodec,
 ) -> Result<Index, IndexError> {
     let options = IndexOptions {
-        dimensions: dim,
+        dimensions: codec.usearch_dimensions(dim),
         metric: codec.metric_kind(metric),
         quantization: codec.scalar_kind(),
         connectivity: params.m,
@@ -1428,11 +1435,26 @@ mod tests {
         // dimensions, so this test uses 256.
         const WIDE: usize = 256;
         let (data, queries) = clustered_dim(15, 2000, WIDE);
+        let one = binary_graph_recall::<WIDE>(Quantization::BINARY, &data, &queries);
+        let two = binary_graph_recall::<WIDE>(Quantization::BINARY2, &data, &queries);
+        // Two bits per dimension: thermometer codes the same Hamming graph
+        // walks, levels the re-ranking reads.
+        assert!(two > one, "2 bits {two} vs 1 bit {one}");
+    }
+
+    /// Recall@10 of a binary graph (oversampling 4, rescored) on `data`,
+    /// checked against a flat scan of the same codes and against no
+    /// rescoring.
+    fn binary_graph_recall<const WIDE: usize>(
+        quantization: Quantization,
+        data: &[f32],
+        queries: &[f32],
+    ) -> f64 {
         let p = HnswParams::default();
         let mut hnsw =
-            HnswIndex::new_quantized(WIDE, Metric::Cosine, p, Quantization::Binary, &data).unwrap();
+            HnswIndex::new_quantized(WIDE, Metric::Cosine, p, quantization, data).unwrap();
         let keys: Vec<u64> = (0..2000).collect();
-        hnsw.add_batch(&keys, &data).unwrap();
+        hnsw.add_batch(&keys, data).unwrap();
         let mut flat = FlatIndex::new(WIDE, Metric::Cosine);
         data.chunks_exact(WIDE).for_each(|v| {
             flat.add(v).unwrap();
@@ -1470,8 +1492,7 @@ mod tests {
         // searched; what the graph must not do is lose against a scan of
         // the same codes. (Real embeddings: bench/ann.)
         let scan =
-            crate::QuantizedFlatIndex::build(&data, WIDE, Metric::Cosine, Quantization::Binary)
-                .unwrap();
+            crate::QuantizedFlatIndex::build(data, WIDE, Metric::Cosine, quantization).unwrap();
         let mut found_scan = 0;
         for q in queries.chunks_exact(WIDE) {
             let exact: HashSet<u64> = flat
@@ -1490,10 +1511,12 @@ mod tests {
         let (r, r_raw) = (found as f64 / total, found_raw as f64 / total);
         let r_scan = found_scan as f64 / total;
         eprintln!(
-            "hnsw binary {WIDE}-d: recall@10 rescored (x4, ef 512) {r:.4}, codes only {r_raw:.4}, flat scan of the codes (x4) {r_scan:.4}"
+            "hnsw {} {WIDE}-d: recall@10 rescored (x4, ef 512) {r:.4}, codes only {r_raw:.4}, flat scan of the codes (x4) {r_scan:.4}",
+            quantization.name()
         );
         assert!(r >= r_scan - 0.03, "graph {r} vs scan {r_scan}");
         assert!(r > r_raw + 0.1, "rescoring must pay: {r} vs {r_raw}");
+        r
     }
 
     #[test]
@@ -1533,16 +1556,20 @@ mod tests {
     fn quantized_graph_saves_its_codec() {
         let (data, queries) = clustered(13, 600);
         let dir = tempfile::tempdir().unwrap();
-        for q in [
-            Quantization::Binary,
+        for (i, q) in [
+            Quantization::BINARY,
+            Quantization::BINARY2,
             Quantization::Int8 {
                 per_dimension: true,
                 quantile: Some(0.99),
             },
             Quantization::Float16,
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let (hnsw, flat) = quantized(Metric::Cosine, q, &data);
-            let path = dir.path().join(format!("{}.usearch", q.name()));
+            let path = dir.path().join(format!("{i}.usearch"));
             hnsw.save(&path).unwrap();
             let loaded =
                 HnswIndex::load(&path, DIM, Metric::Cosine, HnswParams::default()).unwrap();

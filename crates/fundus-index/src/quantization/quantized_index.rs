@@ -113,8 +113,8 @@ impl QuantizedFlatIndex {
                 codes: Vec::with_capacity(prepared.len()),
                 norms: Vec::new(),
             },
-            Quantization::Binary => {
-                let quantizer = BinaryQuantizer::train(&prepared, dim)?;
+            Quantization::Binary { bits } => {
+                let quantizer = BinaryQuantizer::train_bits(&prepared, dim, bits)?;
                 let capacity = quantizer.words() * (prepared.len() / dim);
                 Codes::Binary {
                     quantizer,
@@ -567,7 +567,7 @@ mod tests {
         let (points, queries) = data();
         let truth = truth(&flat(&points, Metric::Cosine), &queries);
         let index =
-            QuantizedFlatIndex::build(&points, DIM, Metric::Cosine, Quantization::Binary).unwrap();
+            QuantizedFlatIndex::build(&points, DIM, Metric::Cosine, Quantization::BINARY).unwrap();
         let params = SearchParams {
             oversampling: Some(4.0),
             rescore: true,
@@ -596,12 +596,38 @@ mod tests {
     }
 
     #[test]
+    fn two_bit_binary_recalls_more_than_one_bit() {
+        let (points, queries) = data();
+        let truth = truth(&flat(&points, Metric::Cosine), &queries);
+        for oversampling in [2.0, 4.0] {
+            let params = SearchParams {
+                oversampling: Some(oversampling),
+                rescore: true,
+            };
+            let [one, two] = [Quantization::BINARY, Quantization::BINARY2].map(|q| {
+                let index = QuantizedFlatIndex::build(&points, DIM, Metric::Cosine, q).unwrap();
+                recall(&index, &truth, &queries, &params)
+            });
+            println!(
+                "binary recall@10 at oversampling {oversampling}: 1 bit {one:.3}, 2 bits {two:.3}"
+            );
+            assert!(two > one, "oversampling {oversampling}: {two} vs {one}");
+        }
+    }
+
+    #[test]
     fn every_metric_rescores_to_exact_scores() {
         let (points, queries) = data();
         let points = &points[..500 * DIM];
         for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
             let exact = flat(points, metric);
-            for quantization in [Quantization::Float16, INT8, Quantization::Binary, PQ] {
+            for quantization in [
+                Quantization::Float16,
+                INT8,
+                Quantization::BINARY,
+                Quantization::BINARY2,
+                PQ,
+            ] {
                 let index = QuantizedFlatIndex::build(points, DIM, metric, quantization).unwrap();
                 let params = SearchParams {
                     oversampling: Some(8.0),
@@ -626,7 +652,9 @@ mod tests {
                     assert!((score - want).abs() < 1e-4, "{metric} {quantization:?}");
                 }
                 // Approximate euclidean scores come back as negated distances.
-                if metric == Metric::Euclidean && quantization != Quantization::Binary {
+                if metric == Metric::Euclidean
+                    && !matches!(quantization, Quantization::Binary { .. })
+                {
                     let approx = index.search(q, 1, &no_rescore()).unwrap();
                     assert!((approx[0].1 - truth[0].1).abs() < 0.1 * truth[0].1.abs());
                 }
@@ -658,10 +686,11 @@ mod tests {
                 floats
             }
         );
-        assert_eq!(usage(Quantization::Binary).codes, floats / 32);
+        assert_eq!(usage(Quantization::BINARY).codes, floats / 32);
+        assert_eq!(usage(Quantization::BINARY2).codes, floats / 16);
         // One byte per subvector (8 by default here) plus the codebooks.
         assert_eq!(usage(PQ).codes, 2000 * 8 + 256 * DIM * 4);
-        let lean = QuantizedFlatIndex::build(&points, DIM, Metric::Cosine, Quantization::Binary)
+        let lean = QuantizedFlatIndex::build(&points, DIM, Metric::Cosine, Quantization::BINARY)
             .unwrap()
             .without_originals();
         assert_eq!(
@@ -756,7 +785,7 @@ mod tests {
             Err(IndexError::InvalidOversampling(_))
         ));
 
-        for q in [INT8, Quantization::Binary] {
+        for q in [INT8, Quantization::BINARY] {
             assert!(matches!(
                 QuantizedFlatIndex::build(&[], DIM, Metric::Cosine, q),
                 Err(IndexError::EmptyTrainingSet { .. })
@@ -814,7 +843,7 @@ mod tests {
         let (points, queries) = data();
         let points = &points[..5 * DIM];
         let index =
-            QuantizedFlatIndex::build(points, DIM, Metric::Cosine, Quantization::Binary).unwrap();
+            QuantizedFlatIndex::build(points, DIM, Metric::Cosine, Quantization::BINARY).unwrap();
         let q = &queries[..DIM];
         assert_eq!(
             index.search(q, 50, &SearchParams::default()).unwrap().len(),
