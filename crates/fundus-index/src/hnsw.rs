@@ -1003,6 +1003,7 @@ impl Drop for SlotGuard<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::{self, centers, XorShift};
     use crate::FlatIndex;
     use fundus_core::CoreError;
     use std::collections::HashSet;
@@ -1016,26 +1017,6 @@ mod tests {
     /// loses recall, so the recall assertions measure something.
     const SPREAD: f32 = 2.5;
 
-    /// Deterministic xorshift64 generator (no `rand` dependency).
-    struct Rng(u64);
-
-    impl Rng {
-        fn next_u64(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        /// Roughly standard normal: a centred sum of four uniforms.
-        fn gaussian(&mut self) -> f32 {
-            let s: f32 = (0..4)
-                .map(|_| (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
-                .sum();
-            (s - 2.0) * 3.0f32.sqrt()
-        }
-    }
-
     /// `n` points around 40 overlapping cluster centres, plus `QUERIES`
     /// queries drawn from the same distribution.
     fn clustered(seed: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
@@ -1043,19 +1024,10 @@ mod tests {
     }
 
     fn clustered_dim(seed: u64, n: usize, dim: usize) -> (Vec<f32>, Vec<f32>) {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        let centres: Vec<f32> = (0..40 * dim).map(|_| rng.gaussian()).collect();
-        let mut draw = |count: usize| -> Vec<f32> {
-            let mut out = Vec::with_capacity(count * dim);
-            for _ in 0..count {
-                let c = (rng.next_u64() % 40) as usize;
-                let centre = &centres[c * dim..(c + 1) * dim];
-                out.extend(centre.iter().map(|x| x + SPREAD * rng.gaussian()));
-            }
-            out
-        };
-        let data = draw(n);
-        let queries = draw(QUERIES);
+        let mut rng = XorShift::new(seed);
+        let centres = centers(&mut rng, 40, dim);
+        let data = testdata::clustered(&mut rng, &centres, dim, n, SPREAD);
+        let queries = testdata::clustered(&mut rng, &centres, dim, QUERIES, SPREAD);
         (data, queries)
     }
 

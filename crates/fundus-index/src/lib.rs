@@ -34,6 +34,8 @@ mod graph_codec;
 pub mod hnsw;
 pub mod native_hnsw;
 pub mod quantization;
+#[cfg(test)]
+pub(crate) mod testdata;
 pub mod vector_source;
 
 pub use error::IndexError;

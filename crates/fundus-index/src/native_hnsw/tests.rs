@@ -8,6 +8,7 @@ use fundus_core::Metric;
 
 use super::io::is_native_file;
 use super::NativeHnsw;
+use crate::testdata::{self, centers, XorShift};
 use crate::FlatIndex;
 
 const DIM: usize = 32;
@@ -18,42 +19,14 @@ const QUERIES: usize = 100;
 /// assertions measure something.
 const SPREAD: f32 = 2.5;
 
-/// Deterministic xorshift64 generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Roughly standard normal: a centred sum of four uniforms.
-    fn gaussian(&mut self) -> f32 {
-        let s: f32 = (0..4)
-            .map(|_| (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
-            .sum();
-        (s - 2.0) * 3.0f32.sqrt()
-    }
-}
-
 /// `n` points around 40 overlapping centres, and `QUERIES` queries from
 /// the same distribution.
 fn clustered(seed: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let centres: Vec<f32> = (0..40 * DIM).map(|_| rng.gaussian()).collect();
-    let mut draw = |count: usize| -> Vec<f32> {
-        let mut out = Vec::with_capacity(count * DIM);
-        for _ in 0..count {
-            let c = (rng.next_u64() % 40) as usize;
-            let centre = &centres[c * DIM..(c + 1) * DIM];
-            out.extend(centre.iter().map(|x| x + SPREAD * rng.gaussian()));
-        }
-        out
-    };
-    let data = draw(n);
-    (data, draw(QUERIES))
+    let mut rng = XorShift::new(seed);
+    let centres = centers(&mut rng, 40, DIM);
+    let data = testdata::clustered(&mut rng, &centres, DIM, n, SPREAD);
+    let queries = testdata::clustered(&mut rng, &centres, DIM, QUERIES, SPREAD);
+    (data, queries)
 }
 
 /// Keys are not row numbers, to catch any confusion of the two.

@@ -510,7 +510,7 @@ mod tests {
 
     /// Rows of `dim` deterministic, unevenly spread components.
     fn uneven(dim: usize, rows: usize) -> Vec<f32> {
-        let mut rng = crate::quantization::testdata::XorShift::new(11);
+        let mut rng = crate::testdata::XorShift::new(11);
         (0..dim * rows)
             .map(|i| rng.gaussian() * (1.0 + (i % dim) as f32 / dim as f32) + (i % 5) as f32)
             .collect()

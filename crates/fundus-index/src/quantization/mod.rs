@@ -30,8 +30,6 @@ pub mod f16;
 pub mod int8;
 pub mod pq;
 pub mod quantized_index;
-#[cfg(test)]
-pub(crate) mod testdata;
 
 pub use binary::{AsymmetricQuery, BinaryQuantizer};
 pub use int8::{Int8Quantizer, Int8Query};

@@ -663,8 +663,8 @@ impl TryFrom<ProductQuantizerParts> for ProductQuantizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quantization::testdata::{centers, clustered, XorShift};
     use crate::quantization::{Quantization, QuantizedFlatIndex, SearchParams};
+    use crate::testdata::{centers, clustered, XorShift};
     use crate::FlatIndex;
 
     fn normalized(mut v: Vec<f32>, dim: usize) -> Vec<f32> {

@@ -443,7 +443,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quantization::testdata::{centers, clustered, XorShift};
+    use crate::testdata::{centers, clustered, XorShift};
     use crate::FlatIndex;
     use fundus_core::CoreError;
 

@@ -1,5 +1,5 @@
-//! Deterministic synthetic data for the quantization tests: Gaussian-ish
-//! clusters from a xorshift generator (no `rand` dependency).
+//! Deterministic synthetic data for the index and quantization tests:
+//! Gaussian-ish clusters from a xorshift generator (no `rand` dependency).
 
 pub(crate) struct XorShift(u64);
 
