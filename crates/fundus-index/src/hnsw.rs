@@ -373,6 +373,8 @@ impl HnswIndex {
     /// existing `key` is replaced: its old vector is removed first.
     pub fn add(&mut self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
         check_key(key)?;
+        // Before the engine's own batch check, which would report a short
+        // vector as a key/float count mismatch.
         validate_vector(vector, self.dim)?;
         if let Engine::Native(n) = &mut self.engine {
             n.add(key, vector)?;
@@ -393,24 +395,14 @@ impl HnswIndex {
     /// Every key and vector is checked before anything is inserted; an error
     /// from usearch itself (out of memory) may leave part of the batch in.
     pub fn add_batch(&mut self, keys: &[u64], vectors: &[f32]) -> Result<(), IndexError> {
-        let dim = self.dim;
-        if keys.len().checked_mul(dim) != Some(vectors.len()) {
-            return Err(IndexError::KeyCountMismatch {
-                keys: keys.len(),
-                floats: vectors.len(),
-                dim,
-            });
-        }
-        let mut last = HashMap::with_capacity(keys.len());
-        for (row, (&key, vector)) in keys.iter().zip(vectors.chunks_exact(dim)).enumerate() {
-            check_key(key)?;
-            validate_vector(vector, dim)?;
-            last.insert(key, row);
-        }
+        keys.iter().try_for_each(|&key| check_key(key))?;
         if let Engine::Native(n) = &mut self.engine {
+            // The native engine checks the batch itself (`last_rows`).
             n.add_batch(keys, vectors)?;
             return compact_if_mostly_removed(n);
         }
+        let dim = self.dim;
+        let last = last_rows(keys, vectors, dim)?;
         let inner = self.usearch()?;
         for &key in last.keys() {
             inner.remove(key).map_err(hnsw_error)?;
@@ -861,6 +853,29 @@ fn prepare(metric: Metric, v: &[f32]) -> Cow<'_, [f32]> {
     } else {
         Cow::Borrowed(v)
     }
+}
+
+/// Checks a batch of row-major `vectors` (one finite `dim`-vector per key)
+/// and maps each key to the row of its last occurrence: both engines keep
+/// a key given twice with its last vector.
+pub(crate) fn last_rows(
+    keys: &[u64],
+    vectors: &[f32],
+    dim: usize,
+) -> Result<HashMap<u64, usize>, IndexError> {
+    if keys.len().checked_mul(dim) != Some(vectors.len()) {
+        return Err(IndexError::KeyCountMismatch {
+            keys: keys.len(),
+            floats: vectors.len(),
+            dim,
+        });
+    }
+    let mut last = HashMap::with_capacity(keys.len());
+    for (row, (&key, vector)) in keys.iter().zip(vectors.chunks_exact(dim)).enumerate() {
+        validate_vector(vector, dim)?;
+        last.insert(key, row);
+    }
+    Ok(last)
 }
 
 fn check_key(key: u64) -> Result<(), IndexError> {

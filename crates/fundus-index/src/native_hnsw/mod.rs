@@ -234,18 +234,7 @@ impl NativeHnsw {
     /// Every key and vector is checked before anything changes.
     pub fn add_batch(&mut self, keys: &[u64], vectors: &[f32]) -> Result<(), IndexError> {
         let dim = self.graph.dim;
-        if keys.len().checked_mul(dim) != Some(vectors.len()) {
-            return Err(IndexError::KeyCountMismatch {
-                keys: keys.len(),
-                floats: vectors.len(),
-                dim,
-            });
-        }
-        let mut last = HashMap::with_capacity(keys.len());
-        for (row, (&key, vector)) in keys.iter().zip(vectors.chunks_exact(dim)).enumerate() {
-            validate_vector(vector, dim)?;
-            last.insert(key, row);
-        }
+        let last = crate::hnsw::last_rows(keys, vectors, dim)?;
         if self.graph.len() + last.len() > u32::MAX as usize - 1 {
             return Err(IndexError::Hnsw(
                 "the native HNSW graph holds at most 2^32 - 2 nodes".into(),
