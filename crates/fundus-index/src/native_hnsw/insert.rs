@@ -19,7 +19,7 @@
 //! insert may add a back link to a lower list first; the node's own list
 //! is therefore merged with what is there, never overwritten.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::graph::{read_links, write_links};
@@ -99,6 +99,28 @@ impl NativeHnsw {
         }
     }
 
+    /// Writes to `slots` at most `max` of `ids`, chosen by the neighbour
+    /// heuristic as seen from `base`: how a full list takes a new link.
+    /// `sorted` is scratch.
+    fn write_pruned(
+        &self,
+        slots: &[AtomicU32],
+        base: &[f32],
+        ids: impl IntoIterator<Item = u32>,
+        max: usize,
+        sorted: &mut Vec<u64>,
+    ) {
+        sorted.clear();
+        sorted.extend(
+            ids.into_iter()
+                .map(|j| pack(self.distance(base, self.graph.vector(j)), j)),
+        );
+        sorted.sort_unstable();
+        let mut kept = Vec::with_capacity(max);
+        self.select_neighbours(sorted, max, &mut kept);
+        write_links(slots, &kept);
+    }
+
     /// Links node `id` (already stored, unreachable) into the graph.
     pub(crate) fn link(&self, id: u32) {
         let level = self.graph.level(id);
@@ -164,16 +186,7 @@ impl NativeHnsw {
                     if merged.len() <= max {
                         write_links(slots, &merged);
                     } else {
-                        sorted.clear();
-                        sorted.extend(
-                            merged
-                                .iter()
-                                .map(|&j| pack(self.distance(q, self.graph.vector(j)), j)),
-                        );
-                        sorted.sort_unstable();
-                        let mut kept = Vec::with_capacity(max);
-                        self.select_neighbours(&sorted, max, &mut kept);
-                        write_links(slots, &kept);
+                        self.write_pruned(slots, q, merged, max, &mut sorted);
                     }
                 }
             }
@@ -189,18 +202,8 @@ impl NativeHnsw {
                     slots[neighbour_links.len()].store(id, Ordering::Release);
                     continue;
                 }
-                let base = self.graph.vector(n);
-                sorted.clear();
-                sorted.push(pack(self.distance(base, q), id));
-                sorted.extend(
-                    neighbour_links
-                        .iter()
-                        .map(|&j| pack(self.distance(base, self.graph.vector(j)), j)),
-                );
-                sorted.sort_unstable();
-                let mut kept = Vec::with_capacity(max);
-                self.select_neighbours(&sorted, max, &mut kept);
-                write_links(slots, &kept);
+                let candidates = std::iter::once(id).chain(neighbour_links.iter().copied());
+                self.write_pruned(slots, self.graph.vector(n), candidates, max, &mut sorted);
             }
             // The closest neighbour found is the entry to the next level.
             cur = selected[0];
