@@ -384,16 +384,6 @@ fn quantization(name: &str, quantile: Option<f32>) -> Res<Quantization> {
     })
 }
 
-/// Bytes of one vector's code in an HNSW graph.
-fn graph_code_bytes(q: &Quantization, dim: usize) -> usize {
-    match q {
-        Quantization::None => dim * 4,
-        Quantization::Float16 => dim * 2,
-        Quantization::Binary { bits } => (dim * *bits as usize).div_ceil(8),
-        _ => dim,
-    }
-}
-
 /// The searches measured on one index: rescored with each `--oversampling`
 /// (one run for f32, which has nothing to rescore), then the codes alone
 /// (`-raw`) unless `--no-raw`. Engine names are `{base}[-osX]{suffix}`.
@@ -456,6 +446,14 @@ enum Graph {
 }
 
 impl Graph {
+    /// Bytes of one vector's code in the graph.
+    fn code_bytes(&self, dim: usize) -> usize {
+        match self {
+            Graph::Usearch(h) => h.code_bytes(),
+            Graph::Native(_) => 4 * dim,
+        }
+    }
+
     fn save(&self, path: &Path) -> Res<()> {
         match self {
             Graph::Usearch(h) => h.save(path)?,
@@ -623,7 +621,7 @@ fn main() -> Res<()> {
     let build_s = t.elapsed().as_secs_f64();
     let rss_delta = rss_bytes().saturating_sub(rss0);
     let index_bytes = hnsw.memory_usage();
-    let code_bytes = n * graph_code_bytes(&quant, dim);
+    let code_bytes = n * hnsw.code_bytes(dim);
     std::fs::create_dir_all(&a.scratch)?;
     let file = a.scratch.join(format!(
         "ann-bench-{}-{}.usearch",

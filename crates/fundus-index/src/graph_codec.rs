@@ -25,6 +25,16 @@
 //!   codes are thermometer codes whose Hamming distance is the L1 distance
 //!   of their levels; usearch sees them as bit vectors of `2 · dim`
 //!   dimensions ([`GraphCodec::usearch_dimensions`]).
+//! - **binary, two bits, with residuals** (what two-bit graphs are built
+//!   as now): each stored bit vector is the thermometer code the walk
+//!   compares, followed by a payload the walk never reads — the vector's
+//!   coarse centroid, two correction floats and the two-bit code of its
+//!   residual ([`ResidualCoder`]). A Hamming kernel of ours over the
+//!   leading bytes only replaces usearch's; the beam is re-ranked by the
+//!   residual estimate, which tells members of one cluster apart where the
+//!   thermometer code cannot (1M clustered vectors: recall@10 of 40
+//!   rescored candidates 0.90 → 0.99 in a scan). Files of plain two-bit
+//!   graphs (`b1`) still load and search as before.
 //!
 //! Scores read off quantized codes are approximate; the index rescoring
 //! pass replaces them with exact ones (see [`HnswIndex`](crate::HnswIndex)).
@@ -35,7 +45,7 @@ use usearch::{b1x8, MetricKind, ScalarKind};
 use fundus_core::Metric;
 
 use crate::error::IndexError;
-use crate::quantization::{BinaryQuantizer, Quantization};
+use crate::quantization::{BinaryQuantizer, Quantization, ResidualCoder};
 
 /// Largest int8 code magnitude; -128 is left out so the range is symmetric.
 const I8_MAX: f32 = 127.0;
@@ -53,6 +63,11 @@ pub(crate) enum GraphCodec {
         quantization: Quantization,
     },
     B1(BinaryQuantizer),
+    /// Two-bit walk codes with a residual payload (see the module comment).
+    B1Residual {
+        walk: BinaryQuantizer,
+        residual: ResidualCoder,
+    },
 }
 
 /// A vector in the graph's encoding, ready for usearch.
@@ -74,6 +89,10 @@ impl GraphCodec {
         match quantization {
             Quantization::None => Ok(GraphCodec::F32),
             Quantization::Float16 => Ok(GraphCodec::F16),
+            Quantization::Binary { bits: 2 } => Ok(GraphCodec::B1Residual {
+                walk: BinaryQuantizer::train_bits(sample, dim, 2)?,
+                residual: ResidualCoder::train(sample, dim)?,
+            }),
             Quantization::Binary { bits } => Ok(GraphCodec::B1(BinaryQuantizer::train_bits(
                 sample, dim, bits,
             )?)),
@@ -97,15 +116,54 @@ impl GraphCodec {
             GraphCodec::F16 => Quantization::Float16,
             GraphCodec::I8 { quantization, .. } => *quantization,
             GraphCodec::B1(q) => Quantization::Binary { bits: q.bits() },
+            GraphCodec::B1Residual { walk, .. } => Quantization::Binary { bits: walk.bits() },
         }
     }
 
     /// The `dimensions` usearch is told: the vector's, except for binary
-    /// codes, whose "dimensions" are bits (`2 · dim` at two bits).
+    /// codes, whose "dimensions" are bits (`2 · dim` at two bits, plus the
+    /// payload's bits with residuals).
     pub(crate) fn usearch_dimensions(&self, dim: usize) -> usize {
         match self {
             GraphCodec::B1(q) => dim * q.bits() as usize,
+            GraphCodec::B1Residual { walk, residual } => {
+                8 * (walk.code_bytes() + residual.payload_bytes())
+            }
             _ => dim,
+        }
+    }
+
+    /// Bytes the graph stores per vector (the codes, payload included).
+    pub(crate) fn code_bytes(&self, dim: usize) -> usize {
+        match self {
+            GraphCodec::F32 => 4 * dim,
+            GraphCodec::F16 => 2 * dim,
+            GraphCodec::I8 { .. } => dim,
+            GraphCodec::B1(_) | GraphCodec::B1Residual { .. } => {
+                self.usearch_dimensions(dim).div_ceil(8)
+            }
+        }
+    }
+
+    /// The code bytes the graph walk compares (all of them but a residual
+    /// payload).
+    pub(crate) fn walk_bytes(&self, dim: usize) -> usize {
+        match self {
+            GraphCodec::B1Residual { walk, .. } => walk.code_bytes(),
+            _ => self.usearch_dimensions(dim).div_ceil(8),
+        }
+    }
+
+    /// Checks the tables of a codec read from a file against the
+    /// dimension; the message says what is off.
+    pub(crate) fn check(&self, dim: usize) -> Result<(), String> {
+        match self {
+            GraphCodec::B1(q) => q.check(dim),
+            GraphCodec::B1Residual { walk, residual } => {
+                walk.check(dim)?;
+                residual.check(dim)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -114,13 +172,13 @@ impl GraphCodec {
             GraphCodec::F32 => ScalarKind::F32,
             GraphCodec::F16 => ScalarKind::F16,
             GraphCodec::I8 { .. } => ScalarKind::I8,
-            GraphCodec::B1(_) => ScalarKind::B1,
+            GraphCodec::B1(_) | GraphCodec::B1Residual { .. } => ScalarKind::B1,
         }
     }
 
     pub(crate) fn metric_kind(&self, metric: Metric) -> MetricKind {
         match (self, metric) {
-            (GraphCodec::B1(_), _) => MetricKind::Hamming,
+            (GraphCodec::B1(_) | GraphCodec::B1Residual { .. }, _) => MetricKind::Hamming,
             (_, Metric::Cosine | Metric::Dot) => MetricKind::IP,
             (_, Metric::Euclidean) => MetricKind::L2sq,
         }
@@ -135,22 +193,11 @@ impl GraphCodec {
                     .map(|&x| (x * scale).round().clamp(-I8_MAX, I8_MAX) as i8)
                     .collect(),
             ),
-            GraphCodec::B1(q) => {
-                let mut words = Vec::with_capacity(q.words());
-                q.encode_into(v, &mut words);
-                // usearch reads `ceil(code_bits / 8)` bytes: the words'
-                // little-endian bytes, so byte j holds dimensions 8j..8j+8
-                // (4j..4j+4 at two bits) lowest bit first, the order the
-                // asymmetric scorer's tables read them in (binary.rs).
-                let bytes = q.code_bytes();
-                Encoded::B1(
-                    words
-                        .iter()
-                        .flat_map(|w| w.to_le_bytes())
-                        .take(bytes)
-                        .map(b1x8)
-                        .collect(),
-                )
+            GraphCodec::B1(q) => Encoded::B1(code_bytes(q, v).into_iter().map(b1x8).collect()),
+            GraphCodec::B1Residual { walk, residual } => {
+                let mut bytes = code_bytes(walk, v);
+                residual.encode_into(v, &mut bytes);
+                Encoded::B1(bytes.into_iter().map(b1x8).collect())
             }
         }
     }
@@ -161,7 +208,9 @@ impl GraphCodec {
         match (self, metric) {
             // For ±1 vectors `a · b = dims - 2 · hamming`; see binary.rs
             // (at two bits, `2 · dims - 2 · hamming`, a ranking stand-in).
-            (GraphCodec::B1(q), _) => (dim * q.bits() as usize) as f32 - 2.0 * distance,
+            (GraphCodec::B1(q) | GraphCodec::B1Residual { walk: q, .. }, _) => {
+                (dim * q.bits() as usize) as f32 - 2.0 * distance
+            }
             (GraphCodec::I8 { scale, .. }, Metric::Cosine | Metric::Dot) => {
                 (1.0 - distance) / (scale * scale)
             }
@@ -170,6 +219,20 @@ impl GraphCodec {
             (_, Metric::Euclidean) => -distance.max(0.0).sqrt(),
         }
     }
+}
+
+/// The code of `v` as usearch stores it: `ceil(code_bits / 8)` bytes, the
+/// words' little-endian bytes, so byte j holds dimensions 8j..8j+8
+/// (4j..4j+4 at two bits) lowest bit first, the order the asymmetric
+/// scorer's tables read them in (binary.rs).
+fn code_bytes(q: &BinaryQuantizer, v: &[f32]) -> Vec<u8> {
+    let mut words = Vec::with_capacity(q.words());
+    q.encode_into(v, &mut words);
+    words
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .take(q.code_bytes())
+        .collect()
 }
 
 /// The `quantile` of all component magnitudes of `sample` (1.0: the
@@ -232,14 +295,22 @@ mod tests {
         let sample = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
         let c = GraphCodec::train(Quantization::BINARY2, &sample, 3).unwrap();
         assert_eq!(c.quantization(), Quantization::BINARY2);
-        assert_eq!(c.usearch_dimensions(3), 6);
+        let GraphCodec::B1Residual { residual, .. } = &c else {
+            panic!("two-bit graphs carry residual payloads")
+        };
+        // One walk byte, then the payload (12 header bytes, one code byte).
+        assert_eq!(residual.payload_bytes(), 13);
+        assert_eq!(c.usearch_dimensions(3), 8 * 14);
+        assert_eq!(c.walk_bytes(3), 1);
         let Encoded::B1(bits) = c.encode(&[3.0, 2.0, 1.0]) else {
             panic!("bits expected")
         };
         // Levels 2, 1, 0 → 11, 01, 00 (lower bit first).
-        assert_eq!(bits.len(), 1);
+        assert_eq!(bits.len(), 14);
         assert_eq!(bits[0].0, 0b00_01_11);
         assert_eq!(c.score(Metric::Cosine, 3, 1.0), 4.0);
+        assert_eq!(c.check(3), Ok(()));
+        assert!(c.check(4).is_err());
         // The codec, levels included, round-trips through the file trailer's JSON.
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<GraphCodec>(&json).unwrap(), c);

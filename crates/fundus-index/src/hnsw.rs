@@ -85,7 +85,7 @@ use fundus_core::Metric;
 use crate::error::IndexError;
 use crate::graph_codec::{Encoded, GraphCodec};
 use crate::native_hnsw::{self, NativeHnsw};
-use crate::quantization::{BinaryQuantizer, Quantization, SearchParams};
+use crate::quantization::{Quantization, SearchParams};
 use crate::vector_source::VectorSource;
 
 /// The smallest capacity reserved at once: every growth copies usearch's
@@ -300,6 +300,12 @@ impl HnswIndex {
         self.codec.quantization()
     }
 
+    /// Bytes the graph stores per vector: its code (with the residual
+    /// payload of two-bit binary graphs), not counting links.
+    pub fn code_bytes(&self) -> usize {
+        self.codec.code_bytes(self.dim)
+    }
+
     /// Which distance kernel the graph runs: ours for float vectors (see
     /// [`install_kernel`]), else the instruction set of usearch's
     /// (`"serial"` when it fell back to plain C++, e.g. without the `simd`
@@ -309,6 +315,7 @@ impl HnswIndex {
             (Engine::Native(_), _) | (_, GraphCodec::F32) => {
                 format!("fundus-{}", fundus_core::simd::level())
             }
+            (_, GraphCodec::B1Residual { .. }) => "fundus-popcnt".to_string(),
             (Engine::Usearch(inner), _) => inner.hardware_acceleration(),
         }
     }
@@ -517,13 +524,15 @@ impl HnswIndex {
         let candidates = ((k as f64) * oversampling as f64).ceil() as usize;
         let ef = ef_search.unwrap_or(self.params.ef_search).max(candidates);
         let mut hits = match &self.codec {
-            GraphCodec::B1(quantizer) if self.metric != Metric::Euclidean => {
+            GraphCodec::B1(_) | GraphCodec::B1Residual { .. }
+                if self.metric != Metric::Euclidean =>
+            {
                 // The walk compares bits with bits (Hamming); the whole beam
                 // it ends with is then re-ranked by the float query against
-                // the stored signs (binary.rs), which orders it much better,
-                // before `candidates` of them are rescored.
+                // the stored codes (binary.rs, residual.rs), which orders it
+                // much better, before `candidates` of them are rescored.
                 let beam = self.search_inner(query, ef.min(MAX_EF), Some(ef.min(MAX_EF)), allow)?;
-                self.rerank_asymmetric(quantizer, query, beam, candidates)?
+                self.rerank_asymmetric(query, beam, candidates)?
             }
             _ => self.search_inner(query, candidates, Some(ef.min(MAX_EF)), allow)?,
         };
@@ -545,29 +554,40 @@ impl HnswIndex {
     }
 
     /// The `keep` best of `hits` by the asymmetric binary score, read from
-    /// the codes the graph stores.
+    /// the codes the graph stores: the code itself, or the residual
+    /// payload after it.
     fn rerank_asymmetric(
         &self,
-        quantizer: &BinaryQuantizer,
         query: &[f32],
         mut hits: Vec<(u64, f32)>,
         keep: usize,
     ) -> Result<Vec<(u64, f32)>, IndexError> {
         let q = prepare(self.metric, query);
-        let prepared = quantizer.prepare_query(&q);
+        let score: Box<dyn Fn(&[u8]) -> f32> = match &self.codec {
+            GraphCodec::B1(quantizer) => {
+                let prepared = quantizer.prepare_query(&q);
+                let bytes = quantizer.code_bytes();
+                Box::new(move |code| prepared.score(&code[..bytes]))
+            }
+            GraphCodec::B1Residual { walk, residual } => {
+                let prepared = residual.prepare_query(&q);
+                let skip = walk.code_bytes();
+                Box::new(move |code| prepared.score(&code[skip..]))
+            }
+            _ => return Ok(hits),
+        };
         // usearch's `get` wants a buffer of `dimensions` elements per
         // vector even for bits (it checks `len % dimensions`) and fills its
         // first `ceil(dimensions / 8)`: the code's bytes.
         let mut code = vec![b1x8(0); self.codec.usearch_dimensions(self.dim)];
-        let bytes = quantizer.code_bytes();
-        for (key, score) in hits.iter_mut() {
+        for (key, s) in hits.iter_mut() {
             let found = self.usearch()?.get(*key, &mut code).map_err(hnsw_error)?;
             if found == 0 {
                 return Err(IndexError::Hnsw(format!(
                     "key {key} vanished during a search"
                 )));
             }
-            *score = prepared.score(&b1x8::to_u8s(&code)[..bytes]);
+            *s = score(b1x8::to_u8s(&code));
         }
         hits.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hits.truncate(keep);
@@ -669,10 +689,10 @@ impl HnswIndex {
         // native engine existed (kept loadable so no collection needs a
         // rebuild).
         let codec = check_trailer(path)?;
-        if let GraphCodec::B1(q) = &codec {
-            // The scorer indexes the learned tables by dimension.
-            q.check(dim).map_err(|message| file_error(path, message))?;
-        }
+        // The scorers index the learned tables by dimension.
+        codec
+            .check(dim)
+            .map_err(|message| file_error(path, message))?;
         let mut inner = new_usearch(dim, metric, params, &codec)?;
         let meta = Index::metadata(p).map_err(|e| file_error(path, e))?;
         if meta.dimensions != codec.usearch_dimensions(dim) as u64 {
@@ -789,6 +809,10 @@ fn new_usearch(
 /// usearch's stateful-metric hook: one indirect call per distance. The
 /// metric kind stored in files is unchanged, so files stay compatible.
 fn install_kernel(inner: &mut Index, codec: &GraphCodec, dim: usize, metric: Metric) {
+    if let GraphCodec::B1Residual { .. } = codec {
+        install_walk_hamming(inner, codec.walk_bytes(dim));
+        return;
+    }
     if !matches!(codec, GraphCodec::F32) {
         return;
     }
@@ -817,6 +841,26 @@ fn install_kernel(inner: &mut Index, codec: &GraphCodec, dim: usize, metric: Met
         }),
     };
     inner.change_metric(kernel);
+}
+
+/// Hamming distance over the first `bytes` bytes of two codes: the walk
+/// code of a residual-coded graph, leaving its payload out (graph_codec.rs).
+fn install_walk_hamming(inner: &mut Index, bytes: usize) {
+    let kernel = crate::quantization::binary::hamming_bytes_kernel();
+    type B1Metric = Box<dyn Fn(*const b1x8, *const b1x8) -> f32 + Send + Sync>;
+    let metric: B1Metric = Box::new(move |a, b| {
+        // SAFETY: usearch passes two stored or queried codes of the index's
+        // `dimensions` bits, of which the walk code is the first `bytes`
+        // bytes; `b1x8` is one byte (`repr(transparent)` over `u8`).
+        let (a, b) = unsafe {
+            (
+                std::slice::from_raw_parts(a.cast::<u8>(), bytes),
+                std::slice::from_raw_parts(b.cast::<u8>(), bytes),
+            )
+        };
+        kernel(a, b) as f32
+    });
+    inner.change_metric(metric);
 }
 
 fn add_encoded(inner: &Index, key: u64, v: Encoded<'_>) -> Result<(), IndexError> {

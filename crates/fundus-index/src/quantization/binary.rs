@@ -415,6 +415,31 @@ fn hamming_portable(a: &[u64], b: &[u64]) -> u32 {
     hamming_impl(a, b)
 }
 
+/// Signature of the Hamming-distance kernel over code bytes.
+pub type HammingBytesKernel = fn(&[u8], &[u8]) -> u32;
+
+/// Hamming distance of two byte strings of equal length, eight bytes per
+/// step (codes as usearch stores them, at any alignment).
+#[inline(always)]
+fn hamming_bytes_impl(a: &[u8], b: &[u8]) -> u32 {
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: u32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| (x ^ y).count_ones())
+        .sum();
+    a8.zip(b8)
+        .map(|(x, y)| (word(x) ^ word(y)).count_ones())
+        .sum::<u32>()
+        + tail
+}
+
+fn hamming_bytes_portable(a: &[u8], b: &[u8]) -> u32 {
+    hamming_bytes_impl(a, b)
+}
+
 #[cfg(target_arch = "x86_64")]
 mod popcnt {
     #[target_feature(enable = "popcnt")]
@@ -427,6 +452,28 @@ mod popcnt {
         // POPCNT on this CPU.
         unsafe { hamming_popcnt(a, b) }
     }
+
+    #[target_feature(enable = "popcnt")]
+    unsafe fn hamming_bytes_popcnt(a: &[u8], b: &[u8]) -> u32 {
+        super::hamming_bytes_impl(a, b)
+    }
+
+    pub fn hamming_bytes(a: &[u8], b: &[u8]) -> u32 {
+        // SAFETY: as above.
+        unsafe { hamming_bytes_popcnt(a, b) }
+    }
+}
+
+/// [`hamming_kernel`] for codes given as bytes.
+pub fn hamming_bytes_kernel() -> HammingBytesKernel {
+    static KERNEL: OnceLock<HammingBytesKernel> = OnceLock::new();
+    *KERNEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("popcnt") {
+            return popcnt::hamming_bytes;
+        }
+        hamming_bytes_portable
+    })
 }
 
 /// Hamming distance kernel for this CPU: one `popcnt` instruction per word
@@ -446,6 +493,21 @@ pub fn hamming_kernel() -> HammingKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_hamming_counts_every_byte_at_any_length() {
+        let a: Vec<u8> = (0..21u8).map(|i| i.wrapping_mul(37)).collect();
+        let b: Vec<u8> = (0..21u8).map(|i| i.wrapping_mul(11) ^ 0x5a).collect();
+        for len in [0, 1, 7, 8, 9, 16, 21] {
+            let want: u32 = a[..len]
+                .iter()
+                .zip(&b[..len])
+                .map(|(x, y)| (x ^ y).count_ones())
+                .sum();
+            assert_eq!(hamming_bytes_kernel()(&a[..len], &b[..len]), want, "{len}");
+            assert_eq!(hamming_bytes_portable(&a[..len], &b[..len]), want, "{len}");
+        }
+    }
 
     #[test]
     fn bits_split_at_the_training_mean() {

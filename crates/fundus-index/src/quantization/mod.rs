@@ -30,11 +30,13 @@ pub mod f16;
 pub mod int8;
 pub mod pq;
 pub mod quantized_index;
+pub mod residual;
 
 pub use binary::{AsymmetricQuery, BinaryQuantizer};
 pub use int8::{Int8Quantizer, Int8Query};
 pub use pq::{PqQuery, ProductQuantizer};
 pub use quantized_index::{MemoryUsage, QuantizedFlatIndex};
+pub use residual::{ResidualCoder, ResidualQuery};
 
 /// How a collection stores the vectors it scans. Serialized as an internally
 /// tagged object, e.g. `{"type": "int8", "per_dimension": true, "quantile": 0.99}`.
