@@ -18,7 +18,7 @@
 //! | [`Quantization::Float16`] | 2 | query `f32` against codes widened on the fly |
 //! | [`Quantization::Int8`] | 1 | query `f32` against dequantized codes (asymmetric) |
 //! | [`Quantization::Binary`] (`bits: 1`) | 1/8 | float query against the sign bits (asymmetric); Hamming in the graph |
-//! | [`Quantization::Binary`] (`bits: 2`) | 1/4 | float query against three levels (asymmetric); Hamming of thermometer codes in the graph |
+//! | [`Quantization::Binary`] (`bits: 2`) | 1/4 (+ 12 bytes per vector) | float query against three levels of the residual from the nearest coarse centroid, corrected (residual.rs); Euclidean: Hamming of the vector's levels. The graph walks by Hamming of thermometer codes of the vector and keeps the residual code beside them (1/2 in all) |
 //! | [`Quantization::Product`] | `subvectors / dim` (1/8 by default) | sum of per-subvector table lookups (ADC) |
 
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,11 @@ pub enum Quantization {
     /// embeddings of ~1024 dimensions or more. With two, three levels split
     /// at `mean ∓ σ/2`: twice the bytes, and on 384-d MiniLM vectors the
     /// difference between recall@10 0.90 and 0.97 at 40 rescored
-    /// candidates, so the choice below ~1024 dimensions. Serialized as
+    /// candidates, so the choice below ~1024 dimensions. Two-bit codes
+    /// are of the residual from the vector's nearest coarse centroid
+    /// (residual.rs), which keeps clustered data apart (0.90 → 0.99 on 1M
+    /// clustered vectors); a graph stores them beside the thermometer code
+    /// it walks by. Serialized as
     /// `{"type": "binary", "bits": 2}`; configs written before `bits`
     /// existed (`{"type": "binary"}`) mean one bit.
     Binary {

@@ -9,6 +9,7 @@ use fundus_core::{distance, Metric};
 use super::binary::{self, BinaryQuantizer};
 use super::int8::Int8Quantizer;
 use super::pq::{self, ProductQuantizer};
+use super::residual::ResidualCoder;
 use super::{f16, Quantization, SearchParams};
 use crate::error::IndexError;
 use fundus_core::TopK;
@@ -32,6 +33,14 @@ enum Codes {
     Binary {
         quantizer: BinaryQuantizer,
         codes: Vec<u64>,
+    },
+    /// Two bits per dimension for dot and cosine: the residual from the
+    /// nearest coarse centroid with its correction (residual.rs), which
+    /// ranks clustered data far better than two-bit codes of the vectors.
+    Residual {
+        coder: ResidualCoder,
+        /// `coder.payload_bytes()` per row.
+        payloads: Vec<u8>,
     },
     Product {
         quantizer: ProductQuantizer,
@@ -112,6 +121,10 @@ impl QuantizedFlatIndex {
                 quantizer: Int8Quantizer::train(&prepared, dim, per_dimension, quantile)?,
                 codes: Vec::with_capacity(prepared.len()),
                 norms: Vec::new(),
+            },
+            Quantization::Binary { bits: 2 } if metric != Metric::Euclidean => Codes::Residual {
+                coder: ResidualCoder::train(&prepared, dim)?,
+                payloads: Vec::new(),
             },
             Quantization::Binary { bits } => {
                 let quantizer = BinaryQuantizer::train_bits(&prepared, dim, bits)?;
@@ -219,6 +232,7 @@ impl QuantizedFlatIndex {
                 }
             }
             Codes::Binary { quantizer, codes } => quantizer.encode_into(row, codes),
+            Codes::Residual { coder, payloads } => coder.encode_into(row, payloads),
             Codes::Product { quantizer, codes } => quantizer.encode_into(row, codes),
         }
     }
@@ -232,6 +246,7 @@ impl QuantizedFlatIndex {
                 std::mem::size_of_val(codes.as_slice()) + std::mem::size_of_val(norms.as_slice())
             }
             Codes::Binary { codes, .. } => std::mem::size_of_val(codes.as_slice()),
+            Codes::Residual { payloads, .. } => payloads.len(),
             Codes::Product { quantizer, codes } => {
                 codes.len() + std::mem::size_of_val(quantizer.codebooks())
             }
@@ -357,6 +372,13 @@ impl QuantizedFlatIndex {
                     prepared.score_words(&codes[i * words..(i + 1) * words])
                 })
             }
+            Codes::Residual { coder, payloads } => {
+                let bytes = coder.payload_bytes();
+                let prepared = coder.prepare_query(q);
+                top_rows(self.len, wanted, allow, |i| {
+                    prepared.score(&payloads[i * bytes..(i + 1) * bytes])
+                })
+            }
             Codes::Binary { quantizer, codes } => {
                 // Euclidean ranks by Hamming distance: the asymmetric score
                 // estimates a dot product, and the distance would also need
@@ -397,7 +419,7 @@ impl QuantizedFlatIndex {
                 hits.iter_mut()
                     .for_each(|(_, s)| *s = -(q2 - *s).max(0.0).sqrt());
             }
-            Codes::Binary { .. } => {}
+            Codes::Binary { .. } | Codes::Residual { .. } => {}
         }
         hits
     }
