@@ -64,8 +64,12 @@
 //!   `ceil(k · oversampling)` candidates, which are then re-scored against
 //!   the original floats of a [`VectorSource`] ([`HnswIndex::search_with`]):
 //!   the graph walk reads small codes, only the candidates read floats.
+//!   Binary graphs walk by Hamming distance, then re-rank the beam by the
+//!   float query against the codes and walk on from its best candidates
+//!   under that estimate (`HnswIndex::rerank_asymmetric`).
 //! - **Files.** The trailer also carries the codec (the int8 scale, the
-//!   binary thresholds) as JSON, covered by the same checksum.
+//!   binary thresholds and levels, the residual centroids) as JSON,
+//!   covered by the same checksum.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -95,6 +99,9 @@ const MIN_CAPACITY: usize = 1024;
 /// Upper bound for `m`: above it a node's links outweigh any vector and
 /// inserts crawl; a value that large is a typo in a config, not a choice.
 const MAX_M: usize = 1024;
+
+/// The asymmetric score of a stored code, for one query.
+type CodeScore<'a> = Box<dyn Fn(&[u8]) -> f32 + 'a>;
 
 /// Upper bound for both beam widths. usearch allocates the beam up front, so
 /// an absurd value would be an absurd allocation; past this, exact search is
@@ -306,8 +313,9 @@ impl HnswIndex {
         self.codec.code_bytes(self.dim)
     }
 
-    /// Which distance kernel the graph runs: ours for float vectors (see
-    /// [`install_kernel`]), else the instruction set of usearch's
+    /// Which distance kernel the graph runs: ours for float vectors and
+    /// for two-bit binary codes with residual payloads (see
+    /// `install_kernel`), else the instruction set of usearch's
     /// (`"serial"` when it fell back to plain C++, e.g. without the `simd`
     /// feature).
     pub fn distance_isa(&self) -> String {
@@ -315,7 +323,7 @@ impl HnswIndex {
             (Engine::Native(_), _) | (_, GraphCodec::F32) => {
                 format!("fundus-{}", fundus_core::simd::level())
             }
-            (_, GraphCodec::B1Residual { .. }) => "fundus-popcnt".to_string(),
+            (_, GraphCodec::B1Residual { .. }) => "fundus-hamming".to_string(),
             (Engine::Usearch(inner), _) => inner.hardware_acceleration(),
         }
     }
@@ -573,7 +581,7 @@ impl HnswIndex {
         allow: Option<&dyn Fn(u64) -> bool>,
     ) -> Result<Vec<(u64, f32)>, IndexError> {
         let q = prepare(self.metric, query);
-        let score: Box<dyn Fn(&[u8]) -> f32> = match &self.codec {
+        let score: CodeScore<'_> = match &self.codec {
             GraphCodec::B1(quantizer) => {
                 let prepared = quantizer.prepare_query(&q);
                 let bytes = quantizer.code_bytes();
@@ -1620,6 +1628,99 @@ mod tests {
             hnsw.search_with(q, 5, None, &SearchParams::default(), None, None),
             Err(IndexError::NoOriginals)
         );
+    }
+
+    #[test]
+    fn binary_graph_second_walk_honours_filters_and_removals() {
+        // The walk under the asymmetric estimate goes through the graph's
+        // links itself: it must skip rows the filter rejects and rows
+        // removed since they were linked, as the first walk does.
+        const WIDE: usize = 128;
+        let (data, queries) = clustered_dim(21, 1500, WIDE);
+        let mut hnsw = HnswIndex::new_quantized(
+            WIDE,
+            Metric::Cosine,
+            HnswParams::default(),
+            Quantization::BINARY2,
+            &data,
+        )
+        .unwrap();
+        let keys: Vec<u64> = (0..1500).map(key).collect();
+        hnsw.add_batch(&keys, &data).unwrap();
+        let mut flat = FlatIndex::new(WIDE, Metric::Cosine);
+        data.chunks_exact(WIDE).for_each(|v| {
+            flat.add(v).unwrap();
+        });
+        let removed: HashSet<u64> = (0..1500).step_by(3).map(key).collect();
+        for &k in &removed {
+            assert!(hnsw.remove(k).unwrap());
+        }
+        // Allowed: rows that are even, among those not removed.
+        let allowed = |k: u64| ((k - 1_000_003) / 7) % 2 == 0;
+        let params = SearchParams::default();
+        let (mut found, mut total) = (0, 0);
+        for q in queries.chunks_exact(WIDE) {
+            let hits = hnsw
+                .search_with(
+                    q,
+                    10,
+                    Some(64),
+                    &params,
+                    Some(&allowed),
+                    Some(&ByKey(&flat)),
+                )
+                .unwrap();
+            assert_eq!(hits.len(), 10);
+            for (k, _) in &hits {
+                assert!(allowed(*k), "key {k} is filtered out");
+                assert!(!removed.contains(k), "key {k} was removed");
+            }
+            let exact: HashSet<u64> = flat
+                .search_filtered(q, 10, &|r| {
+                    let k = key(r as usize);
+                    allowed(k) && !removed.contains(&k)
+                })
+                .unwrap()
+                .iter()
+                .map(|&(r, _)| key(r as usize))
+                .collect();
+            found += hits.iter().filter(|(k, _)| exact.contains(k)).count();
+            total += 10;
+        }
+        let recall = found as f64 / total as f64;
+        assert!(recall >= 0.9, "filtered recall@10 {recall}");
+    }
+
+    #[test]
+    fn plain_two_bit_graphs_of_earlier_versions_still_load_and_search() {
+        // Before residual payloads, a two-bit graph stored only the
+        // thermometer codes (codec `b1` with levels): such files still open,
+        // and re-rank by the levels as they did.
+        let (data, queries) = clustered(17, 600);
+        let codec = GraphCodec::B1(
+            crate::quantization::BinaryQuantizer::train_bits(&data, DIM, 2).unwrap(),
+        );
+        let mut hnsw =
+            HnswIndex::with_codec(DIM, Metric::Cosine, HnswParams::default(), codec).unwrap();
+        let keys: Vec<u64> = (0..600).map(key).collect();
+        hnsw.add_batch(&keys, &data).unwrap();
+        assert_eq!(hnsw.code_bytes(), 2 * DIM / 8);
+        let mut flat = FlatIndex::new(DIM, Metric::Cosine);
+        data.chunks_exact(DIM).for_each(|v| {
+            flat.add(v).unwrap();
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.usearch");
+        hnsw.save(&path).unwrap();
+        let loaded = HnswIndex::load(&path, DIM, Metric::Cosine, HnswParams::default()).unwrap();
+        assert!(matches!(loaded.codec, GraphCodec::B1(_)));
+        assert_eq!(loaded.quantization(), Quantization::BINARY2);
+        let params = SearchParams::default();
+        for q in queries.chunks_exact(DIM).take(20) {
+            let a = hnsw.search_with(q, 10, None, &params, None, Some(&ByKey(&flat)));
+            let b = loaded.search_with(q, 10, None, &params, None, Some(&ByKey(&flat)));
+            assert_eq!(a.unwrap(), b.unwrap());
+        }
     }
 
     #[test]

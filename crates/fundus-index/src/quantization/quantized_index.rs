@@ -52,11 +52,13 @@ enum Codes {
 /// Bytes an index holds per kind, the two columns of a memory-versus-recall
 /// table. Quantizer parameters (a few floats per dimension) are not counted,
 /// except product quantization's codebooks (256 floats per dimension, which
-/// outweigh the codes of small indexes).
+/// outweigh the codes of small indexes) and two-bit binary's coarse
+/// centroids (up to 1,024 vectors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryUsage {
     /// What the scan reads besides floats: codes plus per-vector correction
-    /// terms (int8 keeps `|x̂|²` per vector for euclidean) and PQ codebooks.
+    /// terms (int8 keeps `|x̂|²` per vector for euclidean, two-bit binary a
+    /// centroid number and two floats), PQ codebooks and coarse centroids.
     /// Zero without quantization, where the scan reads the floats.
     pub codes: usize,
     /// Original `f32` vectors (for rescoring, or the scan itself without
@@ -246,7 +248,9 @@ impl QuantizedFlatIndex {
                 std::mem::size_of_val(codes.as_slice()) + std::mem::size_of_val(norms.as_slice())
             }
             Codes::Binary { codes, .. } => std::mem::size_of_val(codes.as_slice()),
-            Codes::Residual { payloads, .. } => payloads.len(),
+            Codes::Residual { coder, payloads } => {
+                payloads.len() + coder.centroids() * coder.dim() * std::mem::size_of::<f32>()
+            }
             Codes::Product { quantizer, codes } => {
                 codes.len() + std::mem::size_of_val(quantizer.codebooks())
             }
@@ -709,7 +713,12 @@ mod tests {
             }
         );
         assert_eq!(usage(Quantization::BINARY).codes, floats / 32);
-        assert_eq!(usage(Quantization::BINARY2).codes, floats / 16);
+        // Two bits of the residual, 12 bytes of header per vector, and the
+        // coarse centroids (2000 / 32 of them).
+        assert_eq!(
+            usage(Quantization::BINARY2).codes,
+            floats / 16 + 2000 * 12 + 62 * DIM * 4
+        );
         // One byte per subvector (8 by default here) plus the codebooks.
         assert_eq!(usage(PQ).codes, 2000 * 8 + 256 * DIM * 4);
         let lean = QuantizedFlatIndex::build(&points, DIM, Metric::Cosine, Quantization::BINARY)

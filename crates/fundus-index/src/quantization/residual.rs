@@ -139,7 +139,7 @@ impl ResidualCoder {
                 self.dim
             ));
         }
-        if self.centroids.is_empty() || self.centroids.len() % dim != 0 {
+        if self.centroids.is_empty() || !self.centroids.len().is_multiple_of(dim) {
             return Err(format!(
                 "residual codec holds {} centroid floats, not a positive multiple of {dim}",
                 self.centroids.len()
