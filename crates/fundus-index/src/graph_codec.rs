@@ -79,20 +79,26 @@ pub(crate) enum Encoded<'a> {
 
 impl GraphCodec {
     /// Learns the codec for `quantization` from row-major, already prepared
-    /// `sample` vectors (int8 and binary need at least one).
+    /// `sample` vectors (int8 and binary need at least one). Two-bit binary
+    /// graphs carry residual payloads for dot and cosine, whose searches
+    /// re-rank by them; a euclidean search ranks by Hamming distance alone
+    /// and gets plain two-bit codes.
     pub(crate) fn train(
         quantization: Quantization,
         sample: &[f32],
         dim: usize,
+        metric: Metric,
     ) -> Result<Self, IndexError> {
         quantization.validate()?;
         match quantization {
             Quantization::None => Ok(GraphCodec::F32),
             Quantization::Float16 => Ok(GraphCodec::F16),
-            Quantization::Binary { bits: 2 } => Ok(GraphCodec::B1Residual {
-                walk: BinaryQuantizer::train_bits(sample, dim, 2)?,
-                residual: ResidualCoder::train(sample, dim)?,
-            }),
+            Quantization::Binary { bits: 2 } if metric != Metric::Euclidean => {
+                Ok(GraphCodec::B1Residual {
+                    walk: BinaryQuantizer::train_bits(sample, dim, 2)?,
+                    residual: ResidualCoder::train(sample, dim)?,
+                })
+            }
             Quantization::Binary { bits } => Ok(GraphCodec::B1(BinaryQuantizer::train_bits(
                 sample, dim, bits,
             )?)),
@@ -260,6 +266,7 @@ mod tests {
             },
             &sample,
             2,
+            Metric::Dot,
         )
         .unwrap();
         let Encoded::I8(codes) = c.encode(&[0.5, -0.25]) else {
@@ -279,7 +286,7 @@ mod tests {
     #[test]
     fn binary_codes_use_the_training_means_and_ceil_dim_bytes() {
         let sample = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
-        let c = GraphCodec::train(Quantization::BINARY, &sample, 3).unwrap();
+        let c = GraphCodec::train(Quantization::BINARY, &sample, 3, Metric::Cosine).unwrap();
         let Encoded::B1(bits) = c.encode(&[3.0, 1.0, 3.0]) else {
             panic!("bits expected")
         };
@@ -293,7 +300,7 @@ mod tests {
     fn two_bit_codes_are_bit_vectors_of_twice_the_dimension() {
         // Per dimension: mean 2, σ 1 → levels split at 1.5 and 2.5.
         let sample = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
-        let c = GraphCodec::train(Quantization::BINARY2, &sample, 3).unwrap();
+        let c = GraphCodec::train(Quantization::BINARY2, &sample, 3, Metric::Cosine).unwrap();
         assert_eq!(c.quantization(), Quantization::BINARY2);
         let GraphCodec::B1Residual { residual, .. } = &c else {
             panic!("two-bit graphs carry residual payloads")
@@ -311,11 +318,15 @@ mod tests {
         assert_eq!(c.score(Metric::Cosine, 3, 1.0), 4.0);
         assert_eq!(c.check(3), Ok(()));
         assert!(c.check(4).is_err());
+        // Euclidean searches never read the payload: plain codes.
+        let l2 = GraphCodec::train(Quantization::BINARY2, &sample, 3, Metric::Euclidean).unwrap();
+        assert!(matches!(l2, GraphCodec::B1(_)));
+        assert_eq!(l2.usearch_dimensions(3), 6);
         // The codec, levels included, round-trips through the file trailer's JSON.
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<GraphCodec>(&json).unwrap(), c);
         assert!(matches!(
-            GraphCodec::train(Quantization::Binary { bits: 3 }, &sample, 3),
+            GraphCodec::train(Quantization::Binary { bits: 3 }, &sample, 3, Metric::Cosine),
             Err(IndexError::InvalidBinaryBits(3))
         ));
     }
@@ -327,7 +338,7 @@ mod tests {
             quantile: Some(0.99),
         };
         assert!(matches!(
-            GraphCodec::train(q, &[], 4),
+            GraphCodec::train(q, &[], 4, Metric::Dot),
             Err(IndexError::EmptyTrainingSet { .. })
         ));
     }

@@ -256,7 +256,7 @@ impl HnswIndex {
                 .chunks_exact_mut(dim)
                 .for_each(|v| metric.prepare(v));
         }
-        let codec = GraphCodec::train(quantization, &prepared, dim)?;
+        let codec = GraphCodec::train(quantization, &prepared, dim, metric)?;
         Self::with_codec(dim, metric, params, codec)
     }
 
@@ -1656,7 +1656,7 @@ mod tests {
             assert!(hnsw.remove(k).unwrap());
         }
         // Allowed: rows that are even, among those not removed.
-        let allowed = |k: u64| ((k - 1_000_003) / 7) % 2 == 0;
+        let allowed = |k: u64| ((k - 1_000_003) / 7).is_multiple_of(2);
         let params = SearchParams::default();
         let (mut found, mut total) = (0, 0);
         for q in queries.chunks_exact(WIDE) {
