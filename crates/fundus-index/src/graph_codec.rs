@@ -227,18 +227,14 @@ impl GraphCodec {
     }
 }
 
-/// The code of `v` as usearch stores it: `ceil(code_bits / 8)` bytes, the
-/// words' little-endian bytes, so byte j holds dimensions 8j..8j+8
-/// (4j..4j+4 at two bits) lowest bit first, the order the asymmetric
-/// scorer's tables read them in (binary.rs).
+/// The code of `v` as usearch stores it
+/// ([`BinaryQuantizer::append_code_bytes`]).
 fn code_bytes(q: &BinaryQuantizer, v: &[f32]) -> Vec<u8> {
     let mut words = Vec::with_capacity(q.words());
     q.encode_into(v, &mut words);
-    words
-        .iter()
-        .flat_map(|w| w.to_le_bytes())
-        .take(q.code_bytes())
-        .collect()
+    let mut bytes = Vec::with_capacity(q.code_bytes());
+    q.append_code_bytes(&words, &mut bytes);
+    bytes
 }
 
 /// The `quantile` of all component magnitudes of `sample` (1.0: the

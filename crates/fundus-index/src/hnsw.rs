@@ -72,7 +72,7 @@
 //!   covered by the same checksum.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -603,7 +603,7 @@ impl HnswIndex {
             let found = inner.get(key, &mut code).map_err(hnsw_error)?;
             Ok((found > 0).then(|| score(b1x8::to_u8s(&code))))
         };
-        let mut seen: std::collections::HashSet<u64> = hits.iter().map(|h| h.0).collect();
+        let mut seen: HashSet<u64> = hits.iter().map(|h| h.0).collect();
         let mut best = Vec::with_capacity(hits.len());
         for (key, _) in hits {
             let s = score_of(key)?
@@ -626,16 +626,12 @@ impl HnswIndex {
                 }
                 // A neighbour removed since it was linked has no code.
                 let Some(s) = score_of(n)? else { continue };
-                let worse = best.len() == keep
-                    && best
-                        .last()
-                        .is_some_and(|w| by_score(w, &(n, s, false)).is_lt());
-                if worse {
-                    continue;
+                let entry = (n, s, false);
+                let pos = best.partition_point(|h| by_score(h, &entry).is_lt());
+                if pos < keep {
+                    best.insert(pos, entry);
+                    best.truncate(keep);
                 }
-                let pos = best.partition_point(|h| by_score(h, &(n, s, false)).is_lt());
-                best.insert(pos, (n, s, false));
-                best.truncate(keep);
             }
         }
         Ok(best.into_iter().map(|(key, s, _)| (key, s)).collect())

@@ -242,6 +242,19 @@ impl BinaryQuantizer {
         }
     }
 
+    /// Appends code `words` as the bytes a code is stored and scored in:
+    /// `ceil(code_bits / 8)` of the words' little-endian bytes, so byte j
+    /// holds dimensions 8j..8j+8 (4j..4j+4 at two bits) lowest bit first,
+    /// the order [`AsymmetricQuery::score`]'s tables read them in.
+    pub fn append_code_bytes(&self, words: &[u64], out: &mut Vec<u8>) {
+        out.extend(
+            words
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(self.code_bytes()),
+        );
+    }
+
     /// The vector a code stands for: `t ± spread` per dimension with one
     /// bit, the level's value with two. The asymmetric score is
     /// `q · t + (q - t) · (decode - t)`.

@@ -182,8 +182,7 @@ impl ResidualCoder {
         out.extend_from_slice(&(id as u32).to_le_bytes());
         out.extend_from_slice(&scale.to_le_bytes());
         out.extend_from_slice(&offset.to_le_bytes());
-        let bytes = self.quantizer.code_bytes();
-        out.extend(words.iter().flat_map(|w| w.to_le_bytes()).take(bytes));
+        self.quantizer.append_code_bytes(&words, out);
     }
 
     /// Prepares a (prepared: normalized for cosine) float query.
